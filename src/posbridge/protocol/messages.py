@@ -153,6 +153,7 @@ class QueryResult(Message):
     transaction_id: str = ""
     amount: int = 0
     condition_code: str = ""
+    batch_number: int = 0  # the batch that settled it; 0 while unsettled
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,203 @@
+"""The ``posbridge`` command: serve the API, or run the terminal simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from . import __version__
+from .journal import default_path
+
+DEFAULT_PORT = 8080
+DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
+
+log = logging.getLogger("posbridge")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="posbridge",
+        description="Serve the PC POS USB API on this PC and carry each command to a "
+        "payment terminal.",
+        epilog="Quick start: posbridge serve --terminal simulator, then "
+        "curl -X POST http://localhost:8080/CreatePayment -H 'x-api-version: v1' "
+        "-d '{\"amount\": \"1.00\", \"retrieval_reference_number\": \"invoice-1\", "
+        "\"condition_code\": \"82\"}'",
+    )
+    parser.add_argument("--version", action="version", version=f"posbridge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="start the listener: serve the API and keep a link to the terminal",
+        description="Start the listener: serve the PC POS USB API over HTTP and keep a link "
+        "to the payment terminal. Stop it with Ctrl+C; payments in progress stay in the "
+        "journal and are finished when it starts again.",
+    )
+    serve.add_argument(
+        "--terminal", required=True, metavar="TERMINAL",
+        help="the terminal to use: 'simulator' (built in, takes no real money) or "
+        "tcp://HOST:PORT (a terminal or a 'posbridge simulator' on the network)",
+    )
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this PC only)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port to listen on (default {DEFAULT_PORT})")
+    serve.add_argument("--journal", metavar="PATH",
+                       help="the payment journal (SQLite file); default: "
+                       f"{default_path()}")
+    serve.add_argument("--terminal-timeout", type=float, default=5.0, metavar="SECONDS",
+                       help="how long to wait for the terminal to answer a command before "
+                       "answering 504 and marking the payment unknown (default 5)")
+    serve.add_argument("--max-amount", default="999999.99", metavar="AMOUNT",
+                       help="the largest amount CreatePayment accepts (default 999999.99)")
+    serve.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
+                       help="with --terminal simulator: how long the simulated customer "
+                       "takes to pay (default 2)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error"],
+                       help="how much to log (default info: one line per payment step)")
+
+    sim = sub.add_parser(
+        "simulator",
+        help="run a terminal simulator that a 'posbridge serve' can connect to",
+        description="Run a payment terminal simulator. The amount's cents choose what the "
+        "customer does: .05 .51 .55 .91 declined with that code, .17 cancelled on the "
+        "terminal, .68 timed out, .97 approved but the result message is lost, .98 the link "
+        "drops mid-payment; any other amount is approved after --customer-delay.",
+    )
+    sim.add_argument("--listen", default=DEFAULT_SIM_LISTEN, metavar="tcp://HOST:PORT",
+                     help=f"where to listen for the bridge (default {DEFAULT_SIM_LISTEN})")
+    sim.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
+                     help="how long the simulated customer takes to pay (default 2)")
+    sim.add_argument("--condition-codes", default="00,01,08,59,82", metavar="CODES",
+                     help="comma-separated condition codes the terminal supports "
+                     "(default 00,01,08,59,82)")
+    sim.add_argument("--state", metavar="PATH",
+                     help="keep the terminal's own payment record in this JSON file so it "
+                     "survives a restart (default: in memory only)")
+    sim.add_argument("--serial", default="SIM-000001", help="the terminal's serial number")
+    sim.add_argument("--log-level", default="info",
+                     choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in uvicorn[standard] on Linux/macOS
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .http import create_app
+    from .journal import Journal, default_path
+    from .service import PaymentService, ServiceConfig, parse_amount
+    from .simulator import TerminalModel, TerminalServer
+    from .terminal import TerminalClient
+    from .transports.tcp import parse_tcp_url, tcp_connector
+
+    simulator: TerminalServer | None = None
+    if args.terminal == "simulator":
+        simulator = TerminalServer(TerminalModel(customer_delay=args.customer_delay))
+        connector: Any = simulator.connect_in_process
+        description = "in-process simulator"
+        log.warning("terminal: the built-in SIMULATOR; no real money is taken")
+    elif args.terminal.startswith("tcp://"):
+        host, port = parse_tcp_url(args.terminal)
+        connector = tcp_connector(host, port)
+        description = args.terminal
+    else:
+        raise SystemExit(
+            f"posbridge: --terminal {args.terminal!r} is not known; use 'simulator' or "
+            "tcp://HOST:PORT"
+        )
+    try:
+        max_minor = parse_amount(args.max_amount, 10**14)
+    except Exception as exc:
+        raise SystemExit(f"posbridge: --max-amount: {exc}") from None
+
+    journal = Journal(args.journal or default_path())
+    terminal = TerminalClient(connector, description=description)
+    service = PaymentService(
+        journal, terminal,
+        ServiceConfig(max_amount_minor=max_minor, terminal_timeout=args.terminal_timeout),
+    )
+    config = uvicorn.Config(
+        create_app(service), host=args.host, port=args.port, log_config=None,
+        access_log=args.log_level == "debug", server_header=False, lifespan="off",
+        timeout_keep_alive=5,
+    )
+    server = uvicorn.Server(config)
+    log.info("posbridge %s: journal %s, terminal %s", __version__, journal.path, description)
+    await service.start()
+    try:
+        await server.serve()
+    finally:
+        await service.stop()
+        if simulator is not None:
+            await simulator.close()
+        journal.close()
+    return 0 if server.started else 1
+
+
+async def _simulator(args: argparse.Namespace) -> int:
+    from .simulator import TerminalModel, TerminalServer
+    from .transports.tcp import parse_tcp_url
+
+    host, port = parse_tcp_url(args.listen)
+    codes = tuple(c.strip() for c in args.condition_codes.split(",") if c.strip())
+    model = TerminalModel(customer_delay=args.customer_delay, condition_codes=codes,
+                          state_path=args.state)
+    server = TerminalServer(model, serial=args.serial)
+    tcp = await server.listen_tcp(host, port)
+    log.info("simulator: listening on tcp://%s:%d (condition codes %s)", host, port,
+             ",".join(codes))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        tcp.close()
+        await server.close()
+    log.info("simulator: stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        if args.command == "serve":
+            return _run(_serve(args))
+        return _run(_simulator(args))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

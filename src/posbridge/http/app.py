@@ -1,0 +1,181 @@
+"""The Starlette application: five POST routes, a health route, one error table.
+
+Each route reads the body with a size cap, validates it with its pydantic model, calls the
+PaymentService, and writes JSON. Every failure is a PosBridgeError by the time it leaves a
+route, and ``_error`` turns it into ``{"success": false, "message", "error_code"}`` with
+the class's HTTP status: the error table is ``posbridge.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import errors
+from ..service import PaymentService
+from . import models
+
+log = logging.getLogger("posbridge.http")
+
+API_VERSIONS = ("v1",)
+MAX_BODY = 16 * 1024
+
+
+def _json(
+    body: dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def _read_body(request: Request) -> bytes:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
+    return bytes(body)
+
+
+def _check_version(request: Request) -> None:
+    version = request.headers.get("x-api-version")
+    if version not in API_VERSIONS:
+        got = "it is missing" if version is None else f"got {version!r}"
+        raise errors.InvalidApiVersion(
+            f"header x-api-version must be one of: {', '.join(API_VERSIONS)} ({got})",
+            supported_versions=list(API_VERSIONS),
+        )
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(service: PaymentService) -> Starlette:
+    def command(
+        model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any]]]
+    ) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            _check_version(request)
+            body = models.parse_body(model, await _read_body(request))
+            return _json(await run(body))
+
+        return endpoint
+
+    async def create(body: models.CreatePaymentRequest) -> dict[str, Any]:
+        result = await service.create_payment(
+            body.retrieval_reference_number, body.amount, body.condition_code
+        )
+        return models.create_payment_response(result.payment, result.replayed)
+
+    async def cancel(body: models.CancelPaymentRequest) -> dict[str, Any]:
+        return models.cancel_payment_response(await service.cancel_payment())
+
+    async def query(body: models.QueryPaymentRequest) -> dict[str, Any]:
+        return models.query_payment_response(
+            await service.query_payment(body.retrieval_reference_number)
+        )
+
+    async def void(body: models.VoidPaymentRequest) -> dict[str, Any]:
+        return models.void_payment_response(
+            await service.void_payment(body.retrieval_reference_number)
+        )
+
+    async def batch(body: models.SubmitBatchRequest) -> dict[str, Any]:
+        return models.submit_batch_response(await service.submit_batch())
+
+    async def health(request: Request) -> Response:
+        return _json(health_body(service))
+
+    routes = [
+        Route("/CreatePayment", command(models.CreatePaymentRequest, create), methods=["POST"]),
+        Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
+        Route("/QueryPayment", command(models.QueryPaymentRequest, query), methods=["POST"]),
+        Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
+        Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={
+            errors.PosBridgeError: _error,
+            HTTPException: _http_error,
+            Exception: _crash,
+        },
+    )
+
+
+def health_body(service: PaymentService) -> dict[str, Any]:
+    status = service.terminal.status()
+    peer = status.terminal
+    current = service.in_progress()
+    return {
+        "success": True,
+        "terminal": {
+            "connected": status.state == "connected",
+            "state": status.state,
+            "since": _iso(status.since),
+            "link": status.description,
+            "last_error": status.last_error,
+            "last_heard": _iso(status.last_rx) if status.last_rx else None,
+            "serial": peer.serial if peer else None,
+            "model": peer.model if peer else None,
+            "app_version": peer.app_version if peer else None,
+            "condition_codes": list(peer.condition_codes) if peer else [],
+        },
+        "payment_in_progress": (
+            {"retrieval_reference_number": current.ref, "status": current.status}
+            if current else None
+        ),
+        "journal": str(service.journal.path),
+    }
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+async def _error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.PosBridgeError)
+    if exc.http_status >= 500:
+        log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
+    return _json(models.error_response(exc), exc.http_status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: errors.PosBridgeError
+    if exc.status_code == 405:
+        error = errors.MethodNotAllowed(f"{request.url.path} takes POST only")
+    elif exc.status_code == 404:
+        error = errors.RouteNotFound(
+            f"no such endpoint {request.url.path}; the API has POST /CreatePayment, "
+            "/CancelPayment, /QueryPayment, /VoidPayment and /SubmitBatch"
+        )
+    else:
+        error = errors.InvalidRequest(str(exc.detail))
+    body = models.error_response(error)
+    return _json(body, exc.status_code, exc.headers)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.exception("%s %s: unexpected error", request.method, request.url.path)
+    error = errors.InternalError(
+        "posbridge hit an unexpected error; the payment journal is intact. See the log"
+    )
+    return _json(models.error_response(error), 500)

@@ -1,0 +1,330 @@
+"""The payment journal: SQLite in WAL mode, written before anything goes to the terminal.
+
+Every payment is one row of ``payments``; every change of its status is one row of
+``events`` written in the same transaction, with the time and why. ``synchronous=FULL``
+makes each commit durable before the call returns, so a state the POS has been told about
+survives a crash or a power cut. Batches are rows of ``batches``; a settled payment carries
+its batch number.
+
+The allowed status changes are the table ``TRANSITIONS`` below; anything else is refused
+with ``IllegalTransition`` (a bug or a confused terminal, logged by the caller), so the
+journal can never move a paid payment back to unpaid by accident.
+
+One Journal object is used from one thread (the event loop's). Other processes (the chaos
+harness, ``sqlite3`` in a support session) can read the file at the same time: WAL readers
+never block the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+# Statuses kept in the journal. "received" is written before the sale is sent; the POS
+# sees it as "unknown" (it may or may not have reached the terminal).
+RECEIVED = "received"
+PENDING = "pending"
+UNKNOWN = "unknown"
+APPROVED = "approved"
+DECLINED = "declined"
+CANCELLED = "cancelled"
+TIMED_OUT = "timed_out"
+VOIDED = "voided"
+FAILED = "failed"
+
+ACTIVE = (RECEIVED, PENDING, UNKNOWN)
+FINAL = (APPROVED, DECLINED, CANCELLED, TIMED_OUT, VOIDED, FAILED)
+_TERMINAL_OUTCOMES = {APPROVED, DECLINED, CANCELLED, TIMED_OUT}
+
+TRANSITIONS: dict[str, set[str]] = {
+    RECEIVED: {PENDING, UNKNOWN, FAILED} | _TERMINAL_OUTCOMES,
+    PENDING: {UNKNOWN} | _TERMINAL_OUTCOMES,
+    UNKNOWN: {PENDING, FAILED, VOIDED} | _TERMINAL_OUTCOMES,
+    APPROVED: {VOIDED, UNKNOWN},  # UNKNOWN: a void whose answer was lost
+    FAILED: {RECEIVED},  # the same request sent again restarts it
+    DECLINED: set(),
+    CANCELLED: set(),
+    TIMED_OUT: set(),
+    VOIDED: set(),
+}
+
+_MIGRATIONS: list[str] = [
+    # version 1
+    """
+    CREATE TABLE payments (
+        ref             TEXT PRIMARY KEY,
+        amount          TEXT NOT NULL,      -- as the POS sent it, e.g. "1.00"
+        amount_minor    INTEGER NOT NULL,   -- in cents
+        condition_code  TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        response_code   TEXT NOT NULL DEFAULT '',
+        transaction_id  TEXT NOT NULL DEFAULT '',
+        batch_number    INTEGER,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX payments_status ON payments (status);
+    CREATE INDEX payments_unsettled ON payments (batch_number) WHERE batch_number IS NULL;
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        ref         TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        from_status TEXT,
+        to_status   TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_ref ON events (ref);
+    CREATE TABLE batches (
+        batch_number INTEGER PRIMARY KEY,
+        submitted_at TEXT NOT NULL,
+        count        INTEGER NOT NULL,
+        total_minor  INTEGER NOT NULL
+    );
+    """,
+]
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Payment:
+    ref: str
+    amount: str
+    amount_minor: int
+    condition_code: str
+    status: str
+    response_code: str
+    transaction_id: str
+    batch_number: int | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    ref: str
+    at: str
+    from_status: str | None
+    to_status: str
+    detail: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def default_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("posbridge", appauthor=False)) / "journal.sqlite3"
+
+
+class Journal:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise RuntimeError(f"{self.path}: SQLite could not use WAL mode (got {mode})")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- schema -----------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} was written by a newer posbridge (schema {version}, this "
+                    f"one knows {SCHEMA_VERSION}); upgrade posbridge or use another --journal"
+                )
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[number - 1].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            if row is None:
+                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            else:
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, ref: str) -> Payment | None:
+        row = self._db.execute("SELECT * FROM payments WHERE ref = ?", (ref,)).fetchone()
+        return Payment(**row) if row else None
+
+    def active(self) -> list[Payment]:
+        """Payments whose outcome is not final, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM payments WHERE status IN (?, ?, ?) ORDER BY created_at", ACTIVE
+        ).fetchall()
+        return [Payment(**row) for row in rows]
+
+    def recent(self, limit: int = 100) -> list[Payment]:
+        rows = self._db.execute(
+            "SELECT * FROM payments ORDER BY created_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [Payment(**row) for row in rows]
+
+    def events(self, ref: str) -> list[JournalEvent]:
+        rows = self._db.execute(
+            "SELECT ref, at, from_status, to_status, detail FROM events WHERE ref = ? "
+            "ORDER BY id",
+            (ref,),
+        ).fetchall()
+        return [JournalEvent(**row) for row in rows]
+
+    def unsettled_approved(self) -> list[Payment]:
+        rows = self._db.execute(
+            "SELECT * FROM payments WHERE status = ? AND batch_number IS NULL", (APPROVED,)
+        ).fetchall()
+        return [Payment(**row) for row in rows]
+
+    def last_batch_number(self) -> int:
+        row = self._db.execute("SELECT max(batch_number) FROM batches").fetchone()
+        return int(row[0] or 0)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def create(self, ref: str, amount: str, amount_minor: int, condition_code: str) -> Payment:
+        """Record a new payment as ``received`` (before the sale goes to the terminal)."""
+        now = _now()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO payments (ref, amount, amount_minor, condition_code, status, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (ref, amount, amount_minor, condition_code, RECEIVED, now, now),
+            )
+            self._event(ref, now, None, RECEIVED, f"amount {amount}, condition code "
+                        f"{condition_code}")
+        payment = self.get(ref)
+        assert payment is not None
+        return payment
+
+    def delete(self, ref: str) -> None:
+        """Remove a payment the terminal refused: a refused request leaves nothing behind."""
+        with self._transaction():
+            self._db.execute("DELETE FROM events WHERE ref = ?", (ref,))
+            self._db.execute("DELETE FROM payments WHERE ref = ?", (ref,))
+
+    def transition(
+        self,
+        ref: str,
+        to_status: str,
+        detail: str = "",
+        *,
+        response_code: str | None = None,
+        transaction_id: str | None = None,
+    ) -> Payment:
+        """Move a payment to ``to_status``; raise IllegalTransition if the table forbids it.
+
+        Setting the status it already has only fills in a missing transaction id or
+        response code; it writes no event.
+        """
+        now = _now()
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT status, response_code, transaction_id FROM payments WHERE ref = ?",
+                (ref,),
+            ).fetchone()
+            if row is None:
+                raise IllegalTransition(f"no payment {ref!r}")
+            from_status = row["status"]
+            code = row["response_code"] if response_code is None else response_code
+            txn = transaction_id if transaction_id else row["transaction_id"]
+            if from_status == to_status:
+                if (code, txn) != (row["response_code"], row["transaction_id"]):
+                    self._db.execute(
+                        "UPDATE payments SET response_code = ?, transaction_id = ?, "
+                        "updated_at = ? WHERE ref = ?",
+                        (code, txn, now, ref),
+                    )
+            elif to_status not in TRANSITIONS[from_status]:
+                raise IllegalTransition(f"{ref}: {from_status} -> {to_status} is not allowed")
+            else:
+                self._db.execute(
+                    "UPDATE payments SET status = ?, response_code = ?, transaction_id = ?, "
+                    "updated_at = ? WHERE ref = ?",
+                    (to_status, code, txn, now, ref),
+                )
+                self._event(ref, now, from_status, to_status, detail)
+        payment = self.get(ref)
+        assert payment is not None
+        return payment
+
+    def record_batch(
+        self, batch_number: int, count: int, total_minor: int, refs: list[str]
+    ) -> None:
+        now = _now()
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
+                (batch_number, now, count, total_minor),
+            )
+            for ref in refs:
+                self._db.execute(
+                    "UPDATE payments SET batch_number = ?, updated_at = ? "
+                    "WHERE ref = ? AND batch_number IS NULL",
+                    (batch_number, now, ref),
+                )
+
+    def mark_settled(self, ref: str, batch_number: int) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE payments SET batch_number = ?, updated_at = ? "
+                "WHERE ref = ? AND batch_number IS NULL",
+                (batch_number, _now(), ref),
+            )
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _event(
+        self, ref: str, at: str, from_status: str | None, to_status: str, detail: str
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO events (ref, at, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?)",
+            (ref, at, from_status, to_status, detail),
+        )
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> None:
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+    def _transaction(self) -> Journal._Tx:
+        return Journal._Tx(self._db)
+
+

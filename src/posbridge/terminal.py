@@ -1,0 +1,241 @@
+"""TerminalClient: keeps a link to the terminal up and carries requests over it.
+
+It owns the reconnect loop (open a transport, run a host LinkConnection over it, and when
+the link goes down open a new one with a capped backoff), correlates requests with answers
+by request id, and publishes the link's state for ``/health`` and the logs. It knows no
+payment rules: the PaymentService decides what to send and what an answer means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import __version__
+from .protocol import (
+    PROTOCOL_VERSION,
+    Event,
+    Hello,
+    LinkConnection,
+    LinkDown,
+    LinkTimers,
+    LinkUp,
+    Message,
+    MessageReceived,
+    Role,
+)
+from .protocol.messages import BatchResult, PaymentResult, QueryResult, Reply
+from .session import LinkRunner
+from .transports import Connector, TransportError
+
+log = logging.getLogger("posbridge.terminal")
+
+
+class LinkLost(Exception):
+    """The link went down (or was never up) before the terminal answered."""
+
+
+class AnswerTimeout(Exception):
+    """The link stayed up but the terminal did not answer in time."""
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    state: str  # "stopped", "connecting", "connected", "disconnected"
+    terminal: Hello | None
+    since: float  # wall-clock time of the last state change
+    last_error: str
+    last_rx: float | None  # wall-clock time of the last frame from the terminal
+    description: str
+
+
+class TerminalClient:
+    def __init__(
+        self,
+        connector: Connector,
+        *,
+        description: str = "",
+        timers: LinkTimers | None = None,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 1.0,
+    ) -> None:
+        self._connector = connector
+        self.description = description
+        self._timers = timers or LinkTimers()
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._rids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Message]] = {}
+        self._runner: LinkRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._state = "stopped"
+        self._since = time.time()
+        self._peer: Hello | None = None
+        self._last_error = ""
+        #: Called with each PaymentResult the terminal reports (must not block).
+        self.on_result: Callable[[PaymentResult], None] = lambda result: None
+        #: Called each time the link comes up (must not block; schedule work instead).
+        self.on_connected: Callable[[Hello], None] = lambda hello: None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._set_state("connecting")
+            self._task = asyncio.create_task(self._run(), name="terminal-link")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set_state("stopped")
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def terminal(self) -> Hello | None:
+        return self._peer if self.connected else None
+
+    def status(self) -> LinkStatus:
+        return LinkStatus(
+            state=self._state,
+            terminal=self._peer,
+            since=self._since,
+            last_error=self._last_error,
+            last_rx=self._runner.last_rx_wall if self._runner else None,
+            description=self.description,
+        )
+
+    async def wait_connected(self, timeout: float) -> bool:
+        if self.connected:
+            return True
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def request(self, build: Callable[[int], Message], timeout: float) -> Message:
+        """Send ``build(rid)`` and wait for the terminal's answer carrying that rid.
+
+        Raises LinkLost when the link is down or drops before the answer, AnswerTimeout
+        when the answer does not come within ``timeout`` seconds.
+        """
+        runner = self._runner
+        if runner is None or not self.connected:
+            raise LinkLost(self._last_error or "the terminal is not connected")
+        rid = next(self._rids)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = future
+        try:
+            try:
+                await runner.send(build(rid))
+            except TransportError as exc:
+                raise LinkLost(str(exc)) from exc
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise AnswerTimeout(f"no answer from the terminal within {timeout:g} s") from None
+        finally:
+            self._waiting.pop(rid, None)
+
+    # -- the link loop ----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self._backoff_initial
+        while True:
+            try:
+                transport = await self._connector()
+            except TransportError as exc:
+                self._fail(str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+                continue
+            link = LinkConnection(
+                Role.HOST,
+                Hello(
+                    role="host",
+                    version=PROTOCOL_VERSION,
+                    session=uuid.uuid4().hex[:16],
+                    app_version=__version__,
+                ),
+                self._timers,
+            )
+            runner = LinkRunner(link, transport, self._on_event)
+            self._runner = runner
+            log.debug("link: opened %s, saying hello", transport.description)
+            try:
+                reason = await runner.run()
+            finally:
+                self._runner = None
+                await transport.close()
+                if self.connected:
+                    self._on_event(LinkDown("link stopped"))
+            was_up = link.peer is not None
+            self._fail(reason)
+            if was_up:
+                delay = self._backoff_initial
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+
+    def _fail(self, reason: str) -> None:
+        if reason != self._last_error or self._state != "disconnected":
+            log.warning("link: terminal not connected: %s; retrying", reason)
+        self._last_error = reason
+        self._set_state("disconnected")
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, LinkUp):
+            peer = event.peer
+            self._peer = peer
+            self._last_error = ""
+            self._connected.set()
+            self._set_state("connected")
+            log.info(
+                "link: terminal connected: %s serial %s, app %s, condition codes %s",
+                peer.model or "?", peer.serial or "?", peer.app_version or "?",
+                ",".join(peer.condition_codes) or "none",
+            )
+            self.on_connected(peer)
+        elif isinstance(event, LinkDown):
+            if self.connected:
+                log.warning("link: down: %s", event.reason)
+            self._connected.clear()
+            self._last_error = event.reason
+            self._set_state("disconnected")
+            waiting, self._waiting = self._waiting, {}
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(LinkLost(f"the link went down: {event.reason}"))
+        elif isinstance(event, MessageReceived):
+            message = event.message
+            if isinstance(message, PaymentResult):
+                self.on_result(message)
+            elif isinstance(message, Reply | QueryResult | BatchResult):
+                answered = self._waiting.get(message.rid)
+                if answered is not None and not answered.done():
+                    answered.set_result(message)
+                else:
+                    log.info("link: late answer %s ignored", message)
+            else:
+                log.warning("link: unexpected message from the terminal: %s", message)
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._since = time.time()

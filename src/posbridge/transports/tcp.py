@@ -1,0 +1,82 @@
+"""TCP transport: the link over a socket (the simulator, or a terminal on the network)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable
+
+from .base import TransportClosed, TransportError, map_errors
+
+_ERRORS: dict[type[BaseException], type[TransportError]] = {
+    ConnectionError: TransportClosed,
+    OSError: TransportError,
+}
+
+
+class TcpTransport:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        peer = writer.get_extra_info("peername")
+        self.description = f"tcp://{peer[0]}:{peer[1]}" if peer else "tcp"
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # Frames are small and latency matters more than throughput.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        with map_errors(_ERRORS, f"reading from {self.description}"):
+            try:
+                data = await asyncio.wait_for(self._reader.read(max_bytes), timeout)
+            except TimeoutError:
+                return b""
+        if not data:
+            raise TransportClosed(f"{self.description} closed the connection")
+        return data
+
+    async def write(self, data: bytes) -> None:
+        with map_errors(_ERRORS, f"writing to {self.description}"):
+            self._writer.write(data)
+            await self._writer.drain()
+
+    async def close(self) -> None:
+        if self._writer.is_closing():
+            return
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+def parse_tcp_url(url: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` -> (host, port); ValueError with a readable message otherwise."""
+    if not url.startswith("tcp://"):
+        raise ValueError(f"{url!r} is not a tcp://HOST:PORT address")
+    rest = url[len("tcp://") :].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{url!r} is not a tcp://HOST:PORT address (for example tcp://127.0.0.1:9100)"
+        )
+    return host.strip("[]"), int(port)
+
+
+def tcp_connector(
+    host: str, port: int, connect_timeout: float = 2.0
+) -> Callable[[], Awaitable[TcpTransport]]:
+    """A Connector that opens a new TCP connection each time it is called."""
+
+    async def connect() -> TcpTransport:
+        with map_errors(_ERRORS, f"connecting to tcp://{host}:{port}"):
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), connect_timeout
+                )
+            except TimeoutError:
+                raise TransportError(
+                    f"connecting to tcp://{host}:{port}: no answer within {connect_timeout:g} s"
+                ) from None
+        return TcpTransport(reader, writer)
+
+    return connect
