@@ -425,11 +425,14 @@ class PaymentService:
     async def _recovery_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.recovery_interval)
+                async with asyncio.timeout(self.config.recovery_interval):
+                    await self._wake.wait()
             self._wake.clear()
             if not self.terminal.connected:
                 continue
             for payment in self.journal.active():
+                if payment.ref == self._inflight_ref:
+                    continue  # its command is still waiting for the terminal's answer
                 try:
                     await self._ask_terminal(payment)
                 except (LinkLost, AnswerTimeout) as exc:

@@ -79,6 +79,7 @@ class TerminalClient:
         self._since = time.time()
         self._peer: Hello | None = None
         self._last_error = ""
+        self._stopping = False
         #: Called with each PaymentResult the terminal reports (must not block).
         self.on_result: Callable[[PaymentResult], None] = lambda result: None
         #: Called each time the link comes up (must not block; schedule work instead).
@@ -93,6 +94,7 @@ class TerminalClient:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,7 +125,8 @@ class TerminalClient:
         if self.connected:
             return True
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
         except TimeoutError:
             return False
         return True
@@ -148,7 +151,8 @@ class TerminalClient:
             except TransportError as exc:
                 raise LinkLost(str(exc)) from exc
             try:
-                return await asyncio.wait_for(future, timeout)
+                async with asyncio.timeout(timeout):
+                    return await future
             except TimeoutError:
                 raise AnswerTimeout(f"no answer from the terminal within {timeout:g} s") from None
         finally:
@@ -185,7 +189,7 @@ class TerminalClient:
                 self._runner = None
                 await transport.close()
                 if self.connected:
-                    self._on_event(LinkDown("link stopped"))
+                    self._on_event(LinkDown("posbridge is stopping"))
             was_up = link.peer is not None
             self._fail(reason)
             if was_up:
@@ -214,7 +218,10 @@ class TerminalClient:
             self.on_connected(peer)
         elif isinstance(event, LinkDown):
             if self.connected:
-                log.warning("link: down: %s", event.reason)
+                if self._stopping:
+                    log.info("link: closed, posbridge is stopping")
+                else:
+                    log.warning("link: down: %s", event.reason)
             self._connected.clear()
             self._last_error = event.reason
             self._set_state("disconnected")

@@ -38,7 +38,8 @@ class MemoryTransport:
         rx = self._rx
         if not rx.buffer and not rx.closed:
             try:
-                await asyncio.wait_for(rx.ready.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await rx.ready.wait()
             except TimeoutError:
                 return b""
         if rx.buffer:

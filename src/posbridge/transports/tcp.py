@@ -29,7 +29,8 @@ class TcpTransport:
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         with map_errors(_ERRORS, f"reading from {self.description}"):
             try:
-                data = await asyncio.wait_for(self._reader.read(max_bytes), timeout)
+                async with asyncio.timeout(timeout):
+                    data = await self._reader.read(max_bytes)
             except TimeoutError:
                 return b""
         if not data:
@@ -70,9 +71,8 @@ def tcp_connector(
     async def connect() -> TcpTransport:
         with map_errors(_ERRORS, f"connecting to tcp://{host}:{port}"):
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(host, port), connect_timeout
-                )
+                async with asyncio.timeout(connect_timeout):
+                    reader, writer = await asyncio.open_connection(host, port)
             except TimeoutError:
                 raise TransportError(
                     f"connecting to tcp://{host}:{port}: no answer within {connect_timeout:g} s"
