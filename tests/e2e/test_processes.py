@@ -1,0 +1,261 @@
+"""End to end with real processes: `posbridge simulator` and `posbridge serve` on real ports,
+talked to over HTTP exactly as a POS would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rig import free_port
+
+pytestmark = pytest.mark.e2e
+
+HEADERS = {"x-api-version": "v1", "Content-Type": "application/json"}
+
+
+class Proc:
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args, self.log = args, log
+        self.p: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
+        self.p = subprocess.Popen([sys.executable, "-m", "posbridge", *self.args],
+                                  stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        return self
+
+    def send(self, sig: int) -> None:
+        assert self.p is not None
+        self.p.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.p is None:
+            return None
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        code, self.p = self.p.returncode, None
+        return code
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class Stack:
+    """A simulator process and a bridge process connected over TCP."""
+
+    def __init__(self, tmp: Path, customer_delay: float = 0.5) -> None:
+        self.tmp = tmp
+        self.sim_port, self.port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.journal = tmp / "journal.sqlite3"
+        self.sim = Proc(["simulator", "--listen", f"tcp://127.0.0.1:{self.sim_port}",
+                         "--customer-delay", str(customer_delay), "--state",
+                         str(tmp / "terminal.json")], tmp / "simulator.log")
+        self.bridge = Proc(["serve", "--terminal", f"tcp://127.0.0.1:{self.sim_port}",
+                            "--port", str(self.port), "--journal", str(self.journal),
+                            "--terminal-timeout", "1"], tmp / "bridge.log")
+        self.http = httpx.Client(timeout=10)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        return self.http.post(self.url + path, json=body, headers=kw.pop("headers", HEADERS),
+                              **kw)
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = self.http.get(self.url + "/health", timeout=1).json()
+            return body
+        except httpx.TransportError:
+            return None
+
+    def wait_connected(self, timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = self.health()
+            if health and health["terminal"]["connected"]:
+                return health
+            time.sleep(0.05)
+        raise AssertionError(f"bridge never connected:\n{self.bridge.text()}\n{self.sim.text()}")
+
+    def wait_status(self, ref: str, status: str, timeout: float = 10) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = self.post("/QueryPayment", {"retrieval_reference_number": ref}).json()
+            if body.get("status") == status:
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"{ref} never became {status}: {body}\n{self.bridge.text()}")
+
+    def close(self) -> None:
+        self.http.close()
+        self.bridge.stop()
+        self.sim.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(tmp_path)
+    s.sim.start()
+    s.bridge.start()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def create(ref: str, amount: str = "1.00", cc: str = "82") -> dict[str, str]:
+    return {"amount": amount, "retrieval_reference_number": ref, "condition_code": cc}
+
+
+def test_done_when_walkthrough(stack: Stack) -> None:
+    """The issue's 'done when', with the reference's own request bodies."""
+    stack.wait_connected()
+    r = stack.post("/CreatePayment", create("invoice-123456789"))
+    assert r.status_code == 200
+    body = r.json()
+    assert {k: body[k] for k in list(body)[:4]} == {
+        "success": True,
+        "message": "Create payment command processed",
+        "retrieval_reference_number": "invoice-123456789",
+        "condition_code": "82",
+    }
+    approved = stack.wait_status("invoice-123456789", "approved")
+    assert approved["transaction_status"] == "00"
+    assert re.fullmatch(r"[0-9]{24}", approved["transaction_id"])
+
+    void = stack.post("/VoidPayment", {"retrieval_reference_number": "invoice-123456789"})
+    assert void.json() == {"success": True, "message": "Void payment command processed",
+                           "retrieval_reference_number": "invoice-123456789",
+                           "status": "voided"}
+
+    stack.post("/CreatePayment", create("invoice-2", "5.00"))
+    stack.wait_status("invoice-2", "approved")
+    batch = stack.post("/SubmitBatch", {}).json()
+    assert batch["success"] is True and batch["message"] == "Submit batch command processed"
+    assert (batch["count"], batch["total"]) == (1, "5.00")
+
+    stack.post("/CreatePayment", create("invoice-3", "3.00"))
+    cancel = stack.post("/CancelPayment", {}).json()
+    assert cancel["success"] is True and cancel["message"] == "Cancel payment command processed"
+    assert stack.wait_status("invoice-3", "cancelled")["transaction_status"] == "17"
+
+    stack.post("/CreatePayment", create("invoice-151", "1.51"))
+    declined = stack.wait_status("invoice-151", "declined")
+    assert declined["transaction_status"] == "51"
+
+    log = stack.bridge.text()
+    assert "invoice-151: pending -> declined (51)" in log  # one log line per step
+    assert "http://127.0.0.1:" in log  # loopback by default
+
+
+def test_silent_terminal_is_504_unknown_and_then_recovered(stack: Stack) -> None:
+    stack.wait_connected()
+    stack.sim.send(signal.SIGSTOP)  # the terminal hangs: its kernel still takes bytes
+    try:
+        r = stack.post("/CreatePayment", create("hung", "2.00"))
+        assert r.status_code == 504, r.text
+        assert r.json()["error_code"] == "TERMINAL_TIMEOUT"
+        assert r.json()["status"] == "unknown"
+    finally:
+        stack.sim.send(signal.SIGCONT)
+    query = stack.post("/QueryPayment", {"retrieval_reference_number": "hung"}).json()
+    assert query["status"] in ("unknown", "pending"), query  # never declined while unknown
+    # Whatever became of the sale on the terminal, the journal ends up saying the same.
+    final = wait_final(stack, "hung")
+    record = terminal_record(stack).get("hung")
+    if record is None:
+        assert final["status"] == "failed"
+    else:
+        assert (final["status"], final["transaction_id"]) == (
+            record["status"], record["transaction_id"])
+
+
+def wait_final(stack: Stack, ref: str, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = stack.post(
+            "/QueryPayment", {"retrieval_reference_number": ref}).json()
+        if body["status"] not in ("unknown", "pending"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{ref} never reached a final status:\n{stack.bridge.text()}")
+
+
+def terminal_record(stack: Stack) -> dict[str, dict[str, Any]]:
+    path = stack.tmp / "terminal.json"
+    if not path.exists():
+        return {}
+    return {p["ref"]: p for p in json.loads(path.read_text())["payments"]}
+
+
+def test_no_terminal_is_503_then_the_bridge_reconnects(tmp_path: Path) -> None:
+    s = Stack(tmp_path)
+    s.bridge.start()
+    try:
+        deadline = time.monotonic() + 10
+        while s.health() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        health = s.health()
+        assert health is not None and health["terminal"]["connected"] is False
+        assert "connecting to tcp://127.0.0.1" in health["terminal"]["last_error"]
+        r = s.post("/CreatePayment", create("early"))
+        assert r.status_code == 503 and r.json()["error_code"] == "TERMINAL_NOT_CONNECTED"
+        assert s.post("/QueryPayment", {"retrieval_reference_number": "early"}).status_code == 404
+
+        s.sim.start()
+        s.wait_connected()
+        assert s.post("/CreatePayment", create("early")).status_code == 200
+        s.wait_status("early", "approved")
+    finally:
+        s.close()
+
+
+def test_sigkill_mid_payment_then_restart_finishes_it(stack: Stack) -> None:
+    stack.wait_connected()
+    assert stack.post("/CreatePayment", create("crash", "7.00")).status_code == 200
+    assert stack.bridge.stop(signal.SIGKILL) == -signal.SIGKILL
+    time.sleep(0.6)  # the customer pays while the bridge is dead
+    stack.bridge.start()
+    stack.wait_connected()
+    approved = stack.wait_status("crash", "approved")
+    assert approved["amount"] == "7.00"
+    # The same request after the crash starts nothing new.
+    again = stack.post("/CreatePayment", create("crash", "7.00")).json()
+    assert (again["status"], again["replayed"]) == ("approved", True)
+
+
+def test_help_is_there_for_a_new_user() -> None:
+    out = subprocess.run([sys.executable, "-m", "posbridge", "serve", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for option in ("--terminal", "--host", "--port", "--journal", "--log-level"):
+        assert option in out
+    sim = subprocess.run([sys.executable, "-m", "posbridge", "simulator", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert ".51" in sim and "--customer-delay" in sim
+
+
+def test_bad_terminal_argument_is_refused_plainly(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "posbridge", "serve", "--terminal", "carrier-pigeon",
+         "--journal", str(tmp_path / "j.sqlite3")],
+        capture_output=True, text=True, timeout=30, env={**os.environ},
+    )
+    assert result.returncode != 0
+    assert "carrier-pigeon" in result.stderr and "simulator" in result.stderr
