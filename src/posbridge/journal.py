@@ -137,13 +137,17 @@ class Journal:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise RuntimeError(f"{self.path}: SQLite could not use WAL mode (got {mode})")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise RuntimeError(f"{self.path}: SQLite could not use WAL mode (got {mode})")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except BaseException:
+            self._db.close()  # a refused file must not stay open (and locked on Windows)
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -184,13 +188,13 @@ class Journal:
     def active(self) -> list[Payment]:
         """Payments whose outcome is not final, oldest first."""
         rows = self._db.execute(
-            "SELECT * FROM payments WHERE status IN (?, ?, ?) ORDER BY created_at", ACTIVE
+            "SELECT * FROM payments WHERE status IN (?, ?, ?) ORDER BY created_at, rowid", ACTIVE
         ).fetchall()
         return [Payment(**row) for row in rows]
 
     def recent(self, limit: int = 100) -> list[Payment]:
         rows = self._db.execute(
-            "SELECT * FROM payments ORDER BY created_at DESC LIMIT ?", (limit,)
+            "SELECT * FROM payments ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
         ).fetchall()
         return [Payment(**row) for row in rows]
 

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from .errors import LocalProtocolError, RemoteProtocolError
 from .frames import FrameDecoder, encode_frame
 from .messages import (
-    PROTOCOL_VERSION,
     Ack,
     Data,
     Heartbeat,
@@ -275,10 +274,10 @@ class LinkConnection:
                 return []  # an answer to an older hello
             if self.state is not State.HANDSHAKE:
                 return []  # a duplicate answer to a repeated hello
-            if hello.version != PROTOCOL_VERSION:
+            if hello.version != self.identity.version:
                 return self._down(
                     f"terminal speaks link protocol v{hello.version}, we speak "
-                    f"v{PROTOCOL_VERSION}"
+                    f"v{self.identity.version}"
                 )
             self.state = State.UP
             self.peer = hello
@@ -287,7 +286,7 @@ class LinkConnection:
         # Terminal side.
         if hello.role != Role.HOST.value:
             return []
-        if hello.version != PROTOCOL_VERSION:
+        if hello.version != self.identity.version:
             # Answer so the host can report the mismatch, but open no session.
             self._write(self._terminal_hello(hello.session), now)
             return []
@@ -329,7 +328,7 @@ class LinkConnection:
         i = self.identity
         return Hello(
             role=Role.TERMINAL.value,
-            version=PROTOCOL_VERSION,
+            version=i.version,
             session=session,
             serial=i.serial,
             model=i.model,

@@ -56,7 +56,7 @@ def parse_tcp_url(url: str) -> tuple[str, int]:
         raise ValueError(f"{url!r} is not a tcp://HOST:PORT address")
     rest = url[len("tcp://") :].rstrip("/")
     host, sep, port = rest.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(
             f"{url!r} is not a tcp://HOST:PORT address (for example tcp://127.0.0.1:9100)"
         )
