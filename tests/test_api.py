@@ -458,3 +458,33 @@ def test_queries_of_a_pending_payment_share_one_question(journal_path: Path) -> 
             assert asked < 50
 
     run(main())
+
+
+def test_200_concurrent_clients_get_only_documented_answers(journal_path: Path) -> None:
+    async def main() -> None:
+        import httpx
+
+        async with bridge(journal_path, model=TerminalModel(customer_delay=0.3)) as b:
+            await b.post("/CreatePayment", create_body("c0"))
+            await b.wait_status("c0", "approved")
+            limits = httpx.Limits(max_connections=200)
+            async with httpx.AsyncClient(timeout=20, limits=limits) as many:
+
+                async def client(i: int) -> tuple[int, str]:
+                    body = ({"retrieval_reference_number": "c0"} if i % 4 else
+                            create_body(f"n{i}", "1.00"))
+                    path = "/QueryPayment" if i % 4 else "/CreatePayment"
+                    r = await many.post(b.url + path, json=body, headers=HEADERS)
+                    data = r.json()
+                    return r.status_code, data.get("error_code") or data["status"]
+
+                answers = await asyncio.gather(*(client(i) for i in range(200)))
+            # The test link's timers are tight (dead after 0.5 s), so a loaded loop may drop
+            # it for a moment: 503 is a documented answer too.
+            documented = {(200, "approved"), (200, "pending"), (409, "TERMINAL_BUSY"),
+                          (503, "TERMINAL_NOT_CONNECTED")}
+            assert set(answers) <= documented, set(answers) - documented
+            assert answers.count((200, "approved")) == 150
+            assert answers.count((200, "pending")) <= 1  # one payment at a time
+
+    run(main(), timeout=60)
