@@ -488,3 +488,19 @@ def test_200_concurrent_clients_get_only_documented_answers(journal_path: Path) 
             assert answers.count((200, "pending")) <= 1  # one payment at a time
 
     run(main(), timeout=60)
+
+
+def test_a_terminal_that_forgets_a_pending_payment_does_not_block_the_till(
+    journal_path: Path,
+) -> None:
+    async def main() -> None:
+        model = TerminalModel(customer_delay=5.0)
+        async with bridge(journal_path, model=model) as b:
+            await b.post("/CreatePayment", create_body("lost"))
+            await model.close()
+            model.payments.clear()  # a terminal without persistent records, restarted
+            failed = await b.wait_status("lost", "failed")
+            assert failed["transaction_status"] == "96"
+            assert (await b.post("/CreatePayment", create_body("next"))).status_code == 200
+
+    run(main())

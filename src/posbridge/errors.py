@@ -66,6 +66,9 @@ class RouteNotFound(PosBridgeError):
     http_status = 404
 
 
+# -- 405 --------------------------------------------------------------------------------
+
+
 class MethodNotAllowed(PosBridgeError):
     code = "METHOD_NOT_ALLOWED"
     http_status = 405

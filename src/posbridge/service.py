@@ -393,6 +393,13 @@ class PaymentService:
             if payment.status in (RECEIVED, UNKNOWN) and not payment.transaction_id:
                 return self._move(ref, FAILED, "the terminal has no record of it: the sale "
                                   "never reached the terminal; not paid")
+            if payment.status == PENDING:
+                # The terminal accepted it once and has forgotten it: it lost its records
+                # (a terminal must keep them, docs/link-protocol.md). No payment can be
+                # finished there, so it is not paid; staying pending would block the till.
+                log.error("%s: the terminal accepted this payment but no longer has any "
+                          "record of it; recording it as failed (not paid)", ref)
+                return self._move(ref, FAILED, "the terminal lost its record of it; not paid")
             log.error("%s: the terminal has no record of this %s payment", ref, payment.status)
             return payment
         status = _TERMINAL_STATUS.get(result.status)
@@ -483,6 +490,11 @@ class PaymentService:
     def _busy(self, hint: str = "wait for it to finish or cancel it") -> errors.TerminalBusy:
         payment = self.in_progress()
         ref = payment.ref if payment else self._inflight_ref
+        if ref is None:
+            return errors.TerminalBusy(
+                "the terminal is busy with another command (a void or a batch); try again "
+                "in a moment"
+            )
         if payment is not None and payment.status == UNKNOWN:
             return errors.TerminalBusy(
                 f"payment {ref!r} is unknown while posbridge asks the terminal about it; "

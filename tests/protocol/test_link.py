@@ -278,3 +278,20 @@ def test_misuse_is_a_local_protocol_error() -> None:
         wire.a.initiate(wire.now)
     with pytest.raises(LocalProtocolError):
         LinkConnection(Role.HOST, Hello("terminal", 1, "s"))
+
+
+@pytest.mark.parametrize("latency", [0.2, 0.35, 0.8])
+def test_delayed_bytes_cause_retransmissions_not_duplicates(latency: float) -> None:
+    wire = Wire(host(), terminal(), latency=latency)
+    wire.start()
+    wire.run(3 * latency + 0.5)
+    assert wire.a.peer is not None
+    sent = [Query(i, "slow") for i in range(10)]
+    for message in sent:
+        wire.a.send(message, wire.now)
+        wire.run(wire.now + 0.05)
+    wire.run(wire.now + 5)
+    assert wire.received("b") == sent
+    assert not wire.downs("a") and not wire.downs("b")
+    if 2 * latency > TIMERS.rto:
+        assert wire.a.stats.retransmissions > 0 and wire.b.stats.duplicates > 0

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
-from ..service import PaymentService
+from ..service import PaymentService, public_status
 from . import models
 
 log = logging.getLogger("posbridge.http")
@@ -139,7 +139,7 @@ def health_body(service: PaymentService) -> dict[str, Any]:
             "condition_codes": list(peer.condition_codes) if peer else [],
         },
         "payment_in_progress": (
-            {"retrieval_reference_number": current.ref, "status": current.status}
+            {"retrieval_reference_number": current.ref, "status": public_status(current)}
             if current else None
         ),
         "journal": str(service.journal.path),
