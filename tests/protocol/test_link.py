@@ -295,3 +295,17 @@ def test_delayed_bytes_cause_retransmissions_not_duplicates(latency: float) -> N
     assert not wire.downs("a") and not wire.downs("b")
     if 2 * latency > TIMERS.rto:
         assert wire.a.stats.retransmissions > 0 and wire.b.stats.duplicates > 0
+
+
+def test_a_deeply_nested_payload_does_not_crash_receive_data() -> None:
+    from posbridge.protocol.frames import MAX_PAYLOAD, encode_frame
+
+    wire = Wire(host(), terminal())
+    wire.start()
+    wire.run(1.0)
+    hostile = encode_frame(b"[" * MAX_PAYLOAD)
+    events = wire.a.receive_data(hostile, wire.now)
+    assert events == [] and wire.a.stats.bad_messages == 1
+    wire.b.send(Query(1, "after"), wire.now)
+    wire.run(wire.now + 1)
+    assert wire.received("a") == [Query(1, "after")]

@@ -163,3 +163,9 @@ def test_wrong_shapes_raise_only_remote_protocol_error(kind: str, fields: dict[s
 def test_specific_wrong_shapes_are_refused(payload: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         decode_message(payload)
+
+
+def test_deeply_nested_json_that_fits_a_frame_is_refused() -> None:
+    payload = b"[" * (MAX_PAYLOAD - 1)
+    with pytest.raises(RemoteProtocolError):
+        decode_message(payload)

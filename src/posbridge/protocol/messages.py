@@ -253,4 +253,6 @@ def decode_message(payload: bytes) -> Message:
         obj = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RemoteProtocolError(f"payload is not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." nested deeper than the parser's stack; fits a frame
+        raise RemoteProtocolError("payload is nested too deeply") from None
     return _from_obj(obj)
