@@ -89,6 +89,12 @@ _MIGRATIONS: list[str] = [
 ]
 
 
+# A payment is settled in one batch only: a later batch never moves it.
+_SETTLE = (
+    "UPDATE payments SET batch_number = ?, updated_at = ? WHERE ref = ? AND batch_number IS NULL"
+)
+
+
 class IllegalTransition(Exception):
     pass
 
@@ -294,19 +300,11 @@ class Journal:
                 (batch_number, now, count, total_minor),
             )
             for ref in refs:
-                self._db.execute(
-                    "UPDATE payments SET batch_number = ?, updated_at = ? "
-                    "WHERE ref = ? AND batch_number IS NULL",
-                    (batch_number, now, ref),
-                )
+                self._db.execute(_SETTLE, (batch_number, now, ref))
 
     def mark_settled(self, ref: str, batch_number: int) -> None:
         with self._transaction():
-            self._db.execute(
-                "UPDATE payments SET batch_number = ?, updated_at = ? "
-                "WHERE ref = ? AND batch_number IS NULL",
-                (batch_number, _now(), ref),
-            )
+            self._db.execute(_SETTLE, (batch_number, _now(), ref))
 
     # -- helpers ----------------------------------------------------------------------
 
