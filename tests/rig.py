@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from posbridge.http import create_app
+from posbridge.http.security import AccessPolicy, GuardedHttpToolsProtocol
 from posbridge.journal import Journal
 from posbridge.protocol import LinkTimers
 from posbridge.service import PaymentService, ServiceConfig
@@ -49,6 +50,7 @@ class Bridge:
     simulator: TerminalServer | None
     client: httpx.AsyncClient
     url: str
+    port: int
 
     async def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         headers = kw.pop("headers", HEADERS)
@@ -78,6 +80,7 @@ async def bridge(
     model: TerminalModel | None = None,
     connector: Connector | None = None,
     config: ServiceConfig | None = None,
+    policy: AccessPolicy | None = None,
 ) -> AsyncIterator[Bridge]:
     """The whole bridge in this process: journal file, service, uvicorn on a real port, and
     (unless a connector is given) the simulator over an in-process pipe."""
@@ -95,15 +98,16 @@ async def bridge(
                                 recovery_interval=0.2),
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
-                                           log_config=None, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(create_app(service, policy), host="127.0.0.1",
+                                           port=port, log_config=None, lifespan="off",
+                                           http=GuardedHttpToolsProtocol))
     await service.start()
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}")
+            yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}", port)
     finally:
         server.should_exit = True
         await serving

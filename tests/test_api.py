@@ -439,7 +439,7 @@ def test_restart_mid_payment_recovers_from_the_journal(journal_path: Path) -> No
 
 def test_queries_of_a_pending_payment_share_one_question(journal_path: Path) -> None:
     async def main() -> None:
-        model = TerminalModel(customer_delay=1.0)
+        model = TerminalModel(customer_delay=10.0)  # pending throughout, even on a slow machine
         asked = 0
         original = model.handle
 

@@ -11,10 +11,19 @@ from collections.abc import Coroutine
 from typing import Any
 
 from . import __version__
+from .http.security import (
+    TOKEN_ENV,
+    AccessPolicy,
+    ConfigError,
+    GuardedHttpToolsProtocol,
+    is_loopback_bind,
+)
 from .journal import default_path
 
 DEFAULT_PORT = 8080
 DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
+#: Connections and requests served at once; beyond it uvicorn answers 503 at once.
+MAX_CONNECTIONS = 512
 
 log = logging.getLogger("posbridge")
 
@@ -45,7 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "tcp://HOST:PORT (a terminal or a 'posbridge simulator' on the network)",
     )
     serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this PC only)")
+                       help="address to listen on (default 127.0.0.1: this PC only). Any "
+                       "other address needs an access token; see docs/security.md")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT,
                        help=f"port to listen on (default {DEFAULT_PORT})")
     serve.add_argument("--journal", metavar="PATH",
@@ -62,6 +72,22 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"],
                        help="how much to log (default info: one line per payment step)")
+    access = serve.add_argument_group(
+        "access", "who may use the API (docs/security.md). Without these, only programs on "
+        "this PC and no web page can use it.")
+    access.add_argument("--token-file", metavar="PATH",
+                        help="require 'Authorization: Bearer TOKEN' on every request, with "
+                        "TOKEN read from this file (first line)")
+    access.add_argument("--token", metavar="TOKEN",
+                        help="the same with the token on the command line (other users of "
+                        "this PC can see it there; prefer --token-file or the environment "
+                        "variable POSBRIDGE_TOKEN)")
+    access.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let a web page from ORIGIN (for example "
+                        "http://pos.shop.example:3000) call the API; repeat for several")
+    access.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="answer requests addressed to this host name as well as to "
+                        "localhost and IP addresses; repeat for several")
 
     sim = sub.add_parser(
         "simulator",
@@ -84,6 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--serial", default="SIM-000001", help="the terminal's serial number")
     sim.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
+    sub.add_parser("openapi", help="print the API's OpenAPI document (openapi.json)")
     return parser
 
 
@@ -132,6 +159,7 @@ async def _serve(args: argparse.Namespace) -> int:
         max_minor = parse_amount(args.max_amount, 10**14)
     except Exception as exc:
         raise SystemExit(f"posbridge: --max-amount: {exc}") from None
+    policy, token_source = _access_policy(args)
 
     journal = Journal(args.journal or default_path())
     terminal = TerminalClient(connector, description=description)
@@ -140,12 +168,17 @@ async def _serve(args: argparse.Namespace) -> int:
         ServiceConfig(max_amount_minor=max_minor, terminal_timeout=args.terminal_timeout),
     )
     config = uvicorn.Config(
-        create_app(service), host=args.host, port=args.port, log_config=None,
+        create_app(service, policy), host=args.host, port=args.port, log_config=None,
         access_log=args.log_level == "debug", server_header=False, lifespan="off",
-        timeout_keep_alive=5,
+        timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
+        limit_concurrency=MAX_CONNECTIONS,
     )
     server = uvicorn.Server(config)
     log.info("posbridge %s: journal %s, terminal %s", __version__, journal.path, description)
+    log.info("access: %s; web origins allowed: %s%s", token_source,
+             ", ".join(policy.allowed_origins) or "none",
+             f"; extra host names: {', '.join(sorted(policy.allowed_hosts))}"
+             if policy.allowed_hosts else "")
     await service.start()
     try:
         await server.serve()
@@ -155,6 +188,42 @@ async def _serve(args: argparse.Namespace) -> int:
             await simulator.close()
         journal.close()
     return 0 if server.started else 1
+
+
+def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
+    """The access policy from the flags and environment, and where the token came from (for
+    the log: never the token itself). Refuses to listen beyond this PC without a token."""
+    import os
+
+    if args.token is not None and args.token_file is not None:
+        raise SystemExit("posbridge: give --token or --token-file, not both")
+    token: str | None
+    if args.token_file is not None:
+        try:
+            with open(args.token_file, encoding="utf-8") as f:
+                token = f.readline().strip()
+        except OSError as exc:
+            raise SystemExit(f"posbridge: --token-file: {exc.strerror}: {exc.filename}") from None
+        source = f"token required (from {args.token_file})"
+    elif args.token is not None:
+        token, source = args.token, "token required (from --token)"
+    elif os.environ.get(TOKEN_ENV):
+        token, source = os.environ[TOKEN_ENV], f"token required (from {TOKEN_ENV})"
+    else:
+        token, source = None, "no token"
+    if token is None and not is_loopback_bind(args.host):
+        raise SystemExit(
+            f"posbridge: refusing to listen on {args.host}: that address can be reached from "
+            "other machines, and anything that reaches the API can take payments. Set an "
+            f"access token (--token-file PATH or the environment variable {TOKEN_ENV}), or "
+            "listen on 127.0.0.1. See docs/security.md"
+        )
+    try:
+        policy = AccessPolicy.build(token=token, hosts=args.allow_host,
+                                    origins=args.allow_origin)
+    except ConfigError as exc:
+        raise SystemExit(f"posbridge: {exc}") from None
+    return policy, source
 
 
 async def _simulator(args: argparse.Namespace) -> int:
@@ -187,6 +256,11 @@ async def _simulator(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "openapi":
+        from .http.openapi import dumps
+
+        sys.stdout.write(dumps())
+        return 0
     _setup_logging(args.log_level)
     try:
         if args.command == "serve":

@@ -53,6 +53,24 @@ class UnsupportedConditionCode(PosBridgeError):
     http_status = 400
 
 
+# -- 401 / 403: the caller may not use the bridge; nothing was done -------------------------
+
+
+class Unauthorized(PosBridgeError):
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class ForbiddenHost(PosBridgeError):
+    code = "FORBIDDEN_HOST"
+    http_status = 403
+
+
+class ForbiddenOrigin(PosBridgeError):
+    code = "FORBIDDEN_ORIGIN"
+    http_status = 403
+
+
 # -- 404 --------------------------------------------------------------------------------
 
 
@@ -72,6 +90,14 @@ class RouteNotFound(PosBridgeError):
 class MethodNotAllowed(PosBridgeError):
     code = "METHOD_NOT_ALLOWED"
     http_status = 405
+
+
+# -- 408 --------------------------------------------------------------------------------
+
+
+class RequestTimeout(PosBridgeError):
+    code = "REQUEST_TIMEOUT"
+    http_status = 408
 
 
 # -- 409: the request is valid but the state does not allow it ---------------------------
@@ -112,12 +138,17 @@ class TerminalRefused(PosBridgeError):
     http_status = 409
 
 
-# -- 413 --------------------------------------------------------------------------------
+# -- 413 / 431: too big -----------------------------------------------------------------
 
 
 class RequestTooLarge(PosBridgeError):
     code = "REQUEST_TOO_LARGE"
     http_status = 413
+
+
+class HeadersTooLarge(PosBridgeError):
+    code = "HEADERS_TOO_LARGE"
+    http_status = 431
 
 
 # -- 5xx: the bridge or the terminal could not do it ------------------------------------

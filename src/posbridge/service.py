@@ -94,12 +94,19 @@ def format_minor(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
 
 
+def shown(value: str, limit: int = 40) -> str:
+    """``value`` quoted for an error message, cut short: messages never echo a whole body."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 def parse_amount(text: str, max_minor: int) -> int:
     """A decimal string with at most two places, above zero, at most the maximum -> cents."""
     match = _AMOUNT.fullmatch(text)
     if match is None:
         raise errors.InvalidAmount(
-            f"amount {text!r} is not a decimal string with at most two places, "
+            f"amount {shown(text)} is not a decimal string with at most two places, "
             'for example "1.00" or "12.5"'
         )
     whole, frac = match.group(1), match.group(2) or ""
@@ -118,7 +125,7 @@ def check_reference(ref: str) -> None:
     if not 1 <= len(ref) <= 64 or not all(" " <= c <= "~" for c in ref):
         raise errors.InvalidRequest(
             "retrieval_reference_number must be 1 to 64 printable ASCII characters, "
-            f"got {ref!r}"
+            f"got {shown(ref, 70)}"
         )
 
 
@@ -193,7 +200,8 @@ class PaymentService:
         minor = parse_amount(amount, self.config.max_amount_minor)
         if not _CONDITION_CODE.fullmatch(condition_code):
             raise errors.InvalidRequest(
-                f"condition_code must be two digits, for example \"82\"; got {condition_code!r}"
+                "condition_code must be two digits, for example \"82\"; "
+                f"got {shown(condition_code)}"
             )
         if self._lock.locked() and self._inflight_ref != ref:
             raise self._busy()

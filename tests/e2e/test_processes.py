@@ -14,100 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from rig import free_port
+from procs import Stack
 
 pytestmark = pytest.mark.e2e
-
-HEADERS = {"x-api-version": "v1", "Content-Type": "application/json"}
-
-
-class Proc:
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args, self.log = args, log
-        self.p: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Proc:
-        out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
-        self.p = subprocess.Popen([sys.executable, "-m", "posbridge", *self.args],
-                                  stdout=out, stderr=subprocess.STDOUT)
-        out.close()
-        return self
-
-    def send(self, sig: int) -> None:
-        assert self.p is not None
-        self.p.send_signal(sig)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int | None:
-        if self.p is None:
-            return None
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        code, self.p = self.p.returncode, None
-        return code
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-class Stack:
-    """A simulator process and a bridge process connected over TCP."""
-
-    def __init__(self, tmp: Path, customer_delay: float = 0.5) -> None:
-        self.tmp = tmp
-        self.sim_port, self.port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.journal = tmp / "journal.sqlite3"
-        self.sim = Proc(["simulator", "--listen", f"tcp://127.0.0.1:{self.sim_port}",
-                         "--customer-delay", str(customer_delay), "--state",
-                         str(tmp / "terminal.json")], tmp / "simulator.log")
-        self.bridge = Proc(["serve", "--terminal", f"tcp://127.0.0.1:{self.sim_port}",
-                            "--port", str(self.port), "--journal", str(self.journal),
-                            "--terminal-timeout", "1"], tmp / "bridge.log")
-        self.http = httpx.Client(timeout=10)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
-        return self.http.post(self.url + path, json=body, headers=kw.pop("headers", HEADERS),
-                              **kw)
-
-    def health(self) -> dict[str, Any] | None:
-        try:
-            body: dict[str, Any] = self.http.get(self.url + "/health", timeout=1).json()
-            return body
-        except httpx.TransportError:
-            return None
-
-    def wait_connected(self, timeout: float = 10) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            health = self.health()
-            if health and health["terminal"]["connected"]:
-                return health
-            time.sleep(0.05)
-        raise AssertionError(f"bridge never connected:\n{self.bridge.text()}\n{self.sim.text()}")
-
-    def wait_status(self, ref: str, status: str, timeout: float = 10) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        body: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            body = self.post("/QueryPayment", {"retrieval_reference_number": ref}).json()
-            if body.get("status") == status:
-                return body
-            time.sleep(0.1)
-        raise AssertionError(f"{ref} never became {status}: {body}\n{self.bridge.text()}")
-
-    def close(self) -> None:
-        self.http.close()
-        self.bridge.stop()
-        self.sim.stop()
-
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:

@@ -8,6 +8,7 @@ the class's HTTP status: the error table is ``posbridge.errors``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -16,13 +17,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
-from ..service import PaymentService, public_status
-from . import models
+from ..service import PaymentService, public_status, shown
+from . import models, openapi
+from .security import BODY_TIMEOUT, AccessPolicy, HostOriginGuard, TokenGuard
 
 log = logging.getLogger("posbridge.http")
 
@@ -46,17 +50,28 @@ async def _read_body(request: Request) -> bytes:
     if length.isdigit() and int(length) > MAX_BODY:
         raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise errors.RequestTooLarge(
+                        f"the request body is over {MAX_BODY // 1024} KiB"
+                    )
+    except ClientDisconnect:
+        # Nobody is left to read the answer; this only keeps it out of the error log.
+        raise errors.InvalidRequest("the client closed the connection mid-body") from None
+    except TimeoutError:
+        raise errors.RequestTimeout(
+            f"the request body did not arrive within {BODY_TIMEOUT:g} s; send it again"
+        ) from None
     return bytes(body)
 
 
 def _check_version(request: Request) -> None:
     version = request.headers.get("x-api-version")
     if version not in API_VERSIONS:
-        got = "it is missing" if version is None else f"got {version!r}"
+        got = "it is missing" if version is None else f"got {shown(version)}"
         raise errors.InvalidApiVersion(
             f"header x-api-version must be one of: {', '.join(API_VERSIONS)} ({got})",
             supported_versions=list(API_VERSIONS),
@@ -66,7 +81,10 @@ def _check_version(request: Request) -> None:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(service: PaymentService) -> Starlette:
+def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> Starlette:
+    """The API over ``service``, behind the guards of ``policy`` (default: loopback names
+    and IP addresses only, no cross-site origin, no token)."""
+    policy = policy or AccessPolicy()
     def command(
         model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any]]]
     ) -> Handler:
@@ -102,6 +120,11 @@ def create_app(service: PaymentService) -> Starlette:
     async def health(request: Request) -> Response:
         return _json(health_body(service))
 
+    spec = openapi.dumps().encode()
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(spec, media_type="application/json")
+
     routes = [
         Route("/CreatePayment", command(models.CreatePaymentRequest, create), methods=["POST"]),
         Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
@@ -109,15 +132,31 @@ def create_app(service: PaymentService) -> Starlette:
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
-    return Starlette(
+    middleware = [
+        Middleware(HostOriginGuard, policy=policy),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(policy.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["x-api-version", "content-type", "authorization"],
+            max_age=600,
+        ),
+        Middleware(TokenGuard, policy=policy),
+    ]
+    app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={
             errors.PosBridgeError: _error,
             HTTPException: _http_error,
             Exception: _crash,
         },
     )
+    # "/CreatePayment/" is a wrong path (404 JSON), not a 307 redirect with an empty body.
+    app.router.redirect_slashes = False
+    return app
 
 
 def health_body(service: PaymentService) -> dict[str, Any]:

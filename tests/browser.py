@@ -1,0 +1,153 @@
+"""Real headless Chromium for tests: serve a page from a chosen origin and read back its verdict.
+
+The page reports by setting ``document.title = "done:<result>"``. Chromium (Debian's ``chromium``
+package) is driven over the DevTools protocol on ``--remote-debugging-pipe``: stdlib only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--metrics-recording-only", "--mute-audio", "--no-proxy-server")
+_TRAMPOLINE = ("import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); "
+               "os.dup2(w, 4); os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])")
+
+
+def chromium_path() -> str | None:
+    """The Chromium binary to run (Debian's real binary, not its shell wrapper), or None."""
+    return next(filter(None, map(shutil.which, CANDIDATES)), None)
+
+
+@contextlib.contextmanager
+def serve_page(html: str, host: str = "127.0.0.1", *, name: str | None = None) -> Iterator[str]:
+    """Serve ``html`` at ``/`` on ``host`` (a free port); yield ``http://{name or host}:PORT/``."""
+    body = html.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path.split("?")[0] == "/"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        daemon_threads = True
+
+    with Server((host, 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        shown = name or (f"[{host}]" if ":" in host else host)
+        try:
+            yield f"http://{shown}:{server.server_address[1]}/"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+class _Pipe:
+    """DevTools messages over Chromium's fds 3 (commands in) and 4 (NUL-terminated replies out)."""
+
+    def __init__(self, write_fd: int, read_fd: int) -> None:
+        self.write_fd, self.read_fd, self.buf, self.next_id = write_fd, read_fd, b"", 0
+
+    def call(self, method: str, deadline: float, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        msg = json.dumps({"id": self.next_id, "method": method, "params": params}).encode()
+        os.write(self.write_fd, msg + b"\0")
+        while True:
+            while b"\0" not in self.buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
+                    raise TimeoutError(f"chromium did not answer {method}")
+                chunk = os.read(self.read_fd, 1 << 16)
+                if not chunk:
+                    raise RuntimeError("chromium closed the DevTools pipe")
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return dict(reply.get("result", {}))
+
+
+def _above_4(fd: int) -> int:
+    """Move ``fd`` to 10+ so the trampoline's dup2 onto fds 3 and 4 cannot clobber it."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+def run_page(url: str, *, timeout: float = 20.0, host_rules: str | None = None,
+             extra_args: Sequence[str] = ()) -> str:
+    """Load ``url`` in a fresh headless Chromium and wait for ``document.title`` "done:<result>".
+
+    Returns ``<result>``; raises TimeoutError (with the last title) if it never comes.
+    ``host_rules`` is passed as ``--host-resolver-rules``, e.g. ``"MAP evil.test 127.0.0.1"``;
+    ``extra_args`` are more Chromium flags.
+    """
+    binary = chromium_path()
+    if binary is None:
+        raise RuntimeError("chromium is not installed (apt-get install -y chromium)")
+    deadline = time.monotonic() + timeout
+    cmd_r, cmd_w = os.pipe()
+    out_r, out_w = os.pipe()
+    cmd_r, out_w = _above_4(cmd_r), _above_4(out_w)
+    with tempfile.TemporaryDirectory(prefix="pb-chromium-", ignore_cleanup_errors=True) as profile:
+        args = [binary, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe",
+                *([f"--host-resolver-rules={host_rules}"] if host_rules else []), *extra_args]
+        # A tiny Python exec trampoline puts our pipe ends on the fds 3 and 4 that
+        # --remote-debugging-pipe uses (no preexec_fn: that is unsafe with threads running).
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _TRAMPOLINE, str(cmd_r), str(out_w), *args, "about:blank"],
+            pass_fds=(cmd_r, out_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # crash reports and caches go in the profile, not in ~:
+            env={**os.environ, "XDG_CONFIG_HOME": profile, "XDG_CACHE_HOME": profile})
+        os.close(cmd_r)
+        os.close(out_w)
+        pipe, title = _Pipe(cmd_w, out_r), ""
+        try:
+            target = pipe.call("Target.createTarget", deadline, url=url)["targetId"]
+            while time.monotonic() < deadline:
+                infos = pipe.call("Target.getTargets", deadline)["targetInfos"]
+                title = next((t["title"] for t in infos if t["targetId"] == target), "")
+                if title.startswith("done:"):
+                    return title[len("done:"):]
+                time.sleep(0.05)
+            raise TimeoutError(f"page never set title 'done:...' in {timeout}s; last {title!r}")
+        finally:
+            with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+                pipe.call("Browser.close", time.monotonic() + 5)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            os.close(cmd_w)
+            os.close(out_r)
