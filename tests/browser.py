@@ -1,7 +1,9 @@
 """Real headless Chromium for tests: serve a page from a chosen origin and read back its verdict.
 
-The page reports by setting ``document.title = "done:<result>"``. Chromium (Debian's ``chromium``
-package) is driven over the DevTools protocol on ``--remote-debugging-pipe``: stdlib only.
+A ``PageServer`` serves the page from a chosen port (and can stand in for a rebound name,
+passing other requests through to the bridge). The page reports by setting
+``document.title = "done:<result>"``. Chromium (Debian's ``chromium`` package) is driven
+over the DevTools protocol on ``--remote-debugging-pipe``: stdlib only.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Sequence
 from typing import Any
 
 CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
@@ -34,40 +35,6 @@ _TRAMPOLINE = ("import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.du
 def chromium_path() -> str | None:
     """The Chromium binary to run (Debian's real binary, not its shell wrapper), or None."""
     return next(filter(None, map(shutil.which, CANDIDATES)), None)
-
-
-@contextlib.contextmanager
-def serve_page(html: str, host: str = "127.0.0.1", *, name: str | None = None) -> Iterator[str]:
-    """Serve ``html`` at ``/`` on ``host`` (a free port); yield ``http://{name or host}:PORT/``."""
-    body = html.encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = self.path.split("?")[0] == "/"
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Content-Length", str(len(body) if found else 0))
-            self.end_headers()
-            if found:
-                self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        daemon_threads = True
-
-    with Server((host, 0), Handler) as server:
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
-        shown = name or (f"[{host}]" if ":" in host else host)
-        try:
-            yield f"http://{shown}:{server.server_address[1]}/"
-        finally:
-            server.shutdown()
-            thread.join()
 
 
 class _Pipe:
@@ -151,3 +118,58 @@ def run_page(url: str, *, timeout: float = 20.0, host_rules: str | None = None,
                 proc.wait()
             os.close(cmd_w)
             os.close(out_r)
+
+
+class PageServer:
+    """Serves ``GET /`` with a page on a given port; with ``forward_to``, passes every other
+    request through to that port."""
+
+    def __init__(self, port: int, html: str, forward_to: int | None = None) -> None:
+        self.port, self.forward_to = port, forward_to
+        self.page = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: no-store"
+                     b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(html.encode())
+                     + html.encode())
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.stop = False
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return f"http://127.0.0.1:{self.port}/"
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop = True
+        self.sock.close()
+
+    def _accept(self) -> None:
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            first = conn.recv(65536)
+            if first.startswith(b"GET / ") or self.forward_to is None:
+                if first.startswith(b"GET / "):
+                    conn.sendall(self.page)
+                else:
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+                                 b"Connection: close\r\n\r\n")
+                return
+            with socket.create_connection(("127.0.0.1", self.forward_to)) as upstream:
+                upstream.sendall(first)
+                back = threading.Thread(target=_pipe, args=(upstream, conn), daemon=True)
+                back.start()
+                _pipe(conn, upstream)
+                back.join(5)
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from browser import chromium_path, run_page
+from browser import PageServer, chromium_path, run_page
 from procs import Stack
 from rig import free_port
 
@@ -83,9 +81,9 @@ def running(tmp: Path, *allow: str) -> Iterator[Stack]:
 def test_a_foreign_page_cannot_create_a_payment_and_an_allowed_one_can(tmp_path: Path) -> None:
     evil_port, good_port = free_port(), free_port()
     with running(tmp_path, f"http://localhost:{good_port}") as stack:
-        with _Router(evil_port, page(stack.url, "web-evil-1", simple=True)) as evil_url:
+        with PageServer(evil_port, page(stack.url, "web-evil-1", simple=True)) as evil_url:
             evil = run_page(evil_url)
-        with _Router(good_port, page(stack.url, "web-good-1")) as good_url:
+        with PageServer(good_port, page(stack.url, "web-good-1")) as good_url:
             good = run_page(good_url.replace("127.0.0.1", "localhost"))
         journal = stack.journal
         log = stack.bridge.text()
@@ -112,60 +110,5 @@ def test_a_dns_rebinding_page_is_refused_by_the_host_check(tmp_path: Path) -> No
 def rebinding_port(bridge_port: int, html: str) -> Iterator[int]:
     """A port that answers ``GET /`` with ``html`` and forwards every other request to the
     bridge untouched, as a rebound name would: one origin, two servers behind it."""
-    with _Router(free_port(), html, bridge_port) as url:
+    with PageServer(free_port(), html, bridge_port) as url:
         yield int(url.rsplit(":", 1)[1].rstrip("/"))
-
-
-class _Router:
-    """Serves ``GET /`` with a page on a given port; with ``forward_to``, passes every other
-    request through to that port."""
-
-    def __init__(self, port: int, html: str, forward_to: int | None = None) -> None:
-        self.port, self.forward_to = port, forward_to
-        self.page = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: no-store"
-                     b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(html.encode())
-                     + html.encode())
-        self.sock = socket.create_server(("127.0.0.1", port))
-        self.stop = False
-
-    def __enter__(self) -> str:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return f"http://127.0.0.1:{self.port}/"
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop = True
-        self.sock.close()
-
-    def _accept(self) -> None:
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            first = conn.recv(65536)
-            if first.startswith(b"GET / ") or self.forward_to is None:
-                if first.startswith(b"GET / "):
-                    conn.sendall(self.page)
-                else:
-                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-                                 b"Connection: close\r\n\r\n")
-                return
-            with socket.create_connection(("127.0.0.1", self.forward_to)) as upstream:
-                upstream.sendall(first)
-                back = threading.Thread(target=_pipe, args=(upstream, conn), daemon=True)
-                back.start()
-                _pipe(conn, upstream)
-                back.join(5)
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-        dst.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
