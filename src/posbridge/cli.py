@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from . import __version__
+from . import __version__, tools
 from .http.security import (
     TOKEN_ENV,
     AccessPolicy,
@@ -111,6 +111,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
     sub.add_parser("openapi", help="print the API's OpenAPI document (openapi.json)")
+    tools.add_api_commands(sub)
+    tools.add_journal_command(sub, str(default_path()))
     return parser
 
 
@@ -261,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(dumps())
         return 0
+    if hasattr(args, "func"):  # the API and journal tools
+        code: int = args.func(args)
+        return code
     _setup_logging(args.log_level)
     try:
         if args.command == "serve":

@@ -137,8 +137,18 @@ def default_path() -> Path:
 
 
 class Journal:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        """Open (and create or migrate) the journal. ``readonly`` opens an existing journal
+        for reading only, beside a running bridge (support and reconciliation tools)."""
         self.path = Path(path)
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no journal at {self.path}")
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -198,9 +208,12 @@ class Journal:
         ).fetchall()
         return [Payment(**row) for row in rows]
 
-    def recent(self, limit: int = 100) -> list[Payment]:
+    def recent(self, limit: int = 100, status: str | None = None) -> list[Payment]:
+        """The latest payments first; all of them with ``limit`` -1."""
+        where = "" if status is None else "WHERE status = ? "
         rows = self._db.execute(
-            "SELECT * FROM payments ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+            f"SELECT * FROM payments {where}ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (*(() if status is None else (status,)), limit),
         ).fetchall()
         return [Payment(**row) for row in rows]
 
