@@ -19,6 +19,7 @@ from .http.security import (
     is_loopback_bind,
 )
 from .journal import default_path
+from .terminals import SPEC_HELP
 
 DEFAULT_PORT = 8080
 DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
@@ -50,8 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--terminal", required=True, metavar="TERMINAL",
-        help="the terminal to use: 'simulator' (built in, takes no real money) or "
-        "tcp://HOST:PORT (a terminal or a 'posbridge simulator' on the network)",
+        help=f"the terminal to use: {SPEC_HELP}",
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this PC only). Any "
@@ -138,25 +138,16 @@ async def _serve(args: argparse.Namespace) -> int:
     from .http import create_app
     from .journal import Journal, default_path
     from .service import PaymentService, ServiceConfig, parse_amount
-    from .simulator import TerminalModel, TerminalServer
     from .terminal import TerminalClient
-    from .transports.tcp import parse_tcp_url, tcp_connector
+    from .terminals import TerminalSpecError, choose_terminal
 
-    simulator: TerminalServer | None = None
-    if args.terminal == "simulator":
-        simulator = TerminalServer(TerminalModel(customer_delay=args.customer_delay))
-        connector: Any = simulator.connect_in_process
-        description = "in-process simulator"
+    try:
+        choice = choose_terminal(args.terminal, customer_delay=args.customer_delay)
+    except TerminalSpecError as exc:
+        raise SystemExit(f"posbridge: {exc}") from None
+    if choice.simulated:
         log.warning("terminal: the built-in SIMULATOR; no real money is taken")
-    elif args.terminal.startswith("tcp://"):
-        host, port = parse_tcp_url(args.terminal)
-        connector = tcp_connector(host, port)
-        description = args.terminal
-    else:
-        raise SystemExit(
-            f"posbridge: --terminal {args.terminal!r} is not known; use 'simulator' or "
-            "tcp://HOST:PORT"
-        )
+    connector, description = choice.connector, choice.description
     try:
         max_minor = parse_amount(args.max_amount, 10**14)
     except Exception as exc:
@@ -186,8 +177,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.serve()
     finally:
         await service.stop()
-        if simulator is not None:
-            await simulator.close()
+        await choice.close()
         journal.close()
     return 0 if server.started else 1
 
