@@ -151,8 +151,9 @@ class PageServer:
     def _serve(self, conn: socket.socket) -> None:
         with conn:
             first = conn.recv(65536)
-            if first.startswith(b"GET / ") or self.forward_to is None:
-                if first.startswith(b"GET / "):
+            is_page = first.startswith((b"GET / ", b"GET /?"))
+            if is_page or self.forward_to is None:
+                if is_page:
                     conn.sendall(self.page)
                 else:
                     conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
