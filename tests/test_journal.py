@@ -465,7 +465,7 @@ def test_another_process_reads_while_journal_is_open(journal: Journal,
         """
         import json, sys
         from posbridge.journal import Journal
-        j = Journal(sys.argv[1])
+        j = Journal(sys.argv[1], readonly=True)
         p = j.get("r1")
         print(json.dumps([p.status, [x.ref for x in j.active()], len(j.events("r1"))]))
         j.close()
@@ -501,3 +501,47 @@ def test_reader_is_not_blocked_by_an_open_write_transaction(journal: Journal,
     finally:
         db.execute("ROLLBACK")
     assert journal.get("r1").status == RECEIVED  # type: ignore[union-attr]
+
+
+def test_one_process_owns_a_journal_and_readers_may_look(journal: Journal,
+                                                         journal_path: Path) -> None:
+    journal.create("r1", "1.00", 100, "82")
+    child = _python(
+        """
+        import sys
+        from posbridge.journal import Journal, JournalInUse
+        try:
+            Journal(sys.argv[1])
+        except JournalInUse as exc:
+            print("refused:", exc)
+        reader = Journal(sys.argv[1], readonly=True)
+        print("reader sees", reader.get("r1").status)
+        """
+    )
+    out = subprocess.run([*child, str(journal_path)], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    assert f"refused: {journal_path} is in use by another posbridge (process {os.getpid()})" \
+        in out
+    assert "reader sees received" in out
+    journal.close()
+    # Closed: the next owner may open it.
+    Journal(journal_path).close()
+
+
+def test_cached_reads_always_show_the_last_write(journal: Journal) -> None:
+    journal.create("r1", "1.00", 100, "82")
+    assert journal.get("r1") is journal.get("r1")  # the second read came from memory
+    journal.transition("r1", PENDING)
+    assert journal.get("r1").status == PENDING  # type: ignore[union-attr]
+    journal.transition("r1", APPROVED, response_code="00", transaction_id="T1")
+    assert journal.get("r1").status == APPROVED  # type: ignore[union-attr]
+    journal.record_batch(3, 1, 100, ["r1"])
+    assert journal.get("r1").batch_number == 3  # type: ignore[union-attr]
+    # A write that fails leaves the cache consistent with the file.
+    with pytest.raises(IllegalTransition):
+        journal.transition("r1", PENDING)
+    reader = Journal(journal.path, readonly=True)  # the file as another process sees it
+    try:
+        assert journal.get("r1") == reader.get("r1")
+    finally:
+        reader.close()

@@ -154,7 +154,10 @@ async def _serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"posbridge: --max-amount: {exc}") from None
     policy, token_source = _access_policy(args)
 
-    journal = Journal(args.journal or default_path())
+    try:
+        journal = Journal(args.journal or default_path())
+    except RuntimeError as exc:  # in use by another posbridge, or from a newer one
+        raise SystemExit(f"posbridge: {exc}") from None
     terminal = TerminalClient(connector, description=description)
     service = PaymentService(
         journal, terminal,

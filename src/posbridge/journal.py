@@ -10,15 +10,21 @@ The allowed status changes are the table ``TRANSITIONS`` below; anything else is
 with ``IllegalTransition`` (a bug or a confused terminal, logged by the caller), so the
 journal can never move a paid payment back to unpaid by accident.
 
-One Journal object is used from one thread (the event loop's). Other processes (the chaos
-harness, ``sqlite3`` in a support session) can read the file at the same time: WAL readers
-never block the writer.
+One Journal object is used from one thread (the event loop's), and one process at a time
+owns a journal file for writing: it holds a lock on ``<journal>.lock`` while open, and a
+second ``posbridge serve`` on the same file is refused at start. Other processes (the
+journal tools, the chaos harness, ``sqlite3`` in a support session) can read the file at
+the same time with ``readonly=True``: WAL readers never block the writer.
+
+Because the owner is the only writer, ``get`` keeps the payments it has read in memory and
+every write transaction forgets them: a POS polling QueryPayment reads memory, not the disk.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,11 +142,22 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("posbridge", appauthor=False)) / "journal.sqlite3"
 
 
+class JournalInUse(RuntimeError):
+    """Another process owns this journal for writing."""
+
+
+#: Payments ``get`` keeps in memory at most (each a few hundred bytes).
+CACHE_SIZE = 4096
+
+
 class Journal:
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         """Open (and create or migrate) the journal. ``readonly`` opens an existing journal
         for reading only, beside a running bridge (support and reconciliation tools)."""
         self.path = Path(path)
+        self._cache: dict[str, Payment] | None = None
+        self._generation = 0
+        self._lock_fd: int | None = None
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no journal at {self.path}")
@@ -150,6 +167,8 @@ class Journal:
             self._db.execute("PRAGMA busy_timeout = 5000")
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_owner(self.path)
+        self._cache = {}
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
@@ -163,10 +182,17 @@ class Journal:
             self._migrate()
         except BaseException:
             self._db.close()  # a refused file must not stay open (and locked on Windows)
+            self._release()
             raise
 
     def close(self) -> None:
         self._db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the lock
+            self._lock_fd = None
 
     # -- schema -----------------------------------------------------------------------
 
@@ -198,8 +224,20 @@ class Journal:
     # -- reads ------------------------------------------------------------------------
 
     def get(self, ref: str) -> Payment | None:
+        cache = self._cache
+        if cache is not None and (hit := cache.get(ref)) is not None:
+            return hit
+        generation = self._generation
         row = self._db.execute("SELECT * FROM payments WHERE ref = ?", (ref,)).fetchone()
-        return Payment(**row) if row else None
+        if row is None:
+            return None
+        payment = Payment(**row)
+        # Kept only if no write began meanwhile, so memory never holds an older state.
+        if cache is not None and generation == self._generation and generation % 2 == 0:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            cache[ref] = payment
+        return payment
 
     def active(self) -> list[Payment]:
         """Payments whose outcome is not final, oldest first."""
@@ -330,16 +368,52 @@ class Journal:
         )
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
+        """One write transaction. The generation is odd while it is open; ``get`` caches
+        nothing then, and the cache is emptied when it ends, committed or not."""
+
+        def __init__(self, journal: Journal) -> None:
+            self.journal = journal
 
         def __enter__(self) -> None:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.journal._generation += 1
+            self.journal._db.execute("BEGIN IMMEDIATE")
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            try:
+                self.journal._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            finally:
+                self.journal._generation += 1
+                if self.journal._cache is not None:
+                    self.journal._cache.clear()
 
     def _transaction(self) -> Journal._Tx:
-        return Journal._Tx(self._db)
+        return Journal._Tx(self)
 
+
+def _lock_owner(path: Path) -> int:
+    """Lock ``<path>.lock`` for this process, or raise JournalInUse naming the holder."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        except OSError:  # pragma: no cover - Windows refuses to read a locked range
+            holder = "unknown"
+        os.close(fd)
+        raise JournalInUse(
+            f"{path} is in use by another posbridge (process {holder}); stop it first, "
+            "or give this one its own --journal"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from procs import Stack
+from rig import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -150,6 +151,15 @@ def test_sigkill_mid_payment_then_restart_finishes_it(stack: Stack) -> None:
     # The same request after the crash starts nothing new.
     again = stack.post("/CreatePayment", create("crash", "7.00")).json()
     assert (again["status"], again["replayed"]) == ("approved", True)
+    # A second bridge on the same journal would drive the same payments: refused.
+    second = subprocess.run(
+        [sys.executable, "-m", "posbridge", "serve", "--terminal", "simulator",
+         "--port", str(free_port()), "--journal", str(stack.journal)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert second.returncode != 0
+    assert f"{stack.journal} is in use by another posbridge (process {stack.bridge.p.pid})" \
+        in second.stderr
 
 
 def test_help_is_there_for_a_new_user() -> None:
