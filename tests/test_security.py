@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from posbridge.http import app as http_app
 from posbridge.http.security import (
     AccessPolicy,
     ConfigError,
@@ -292,7 +291,7 @@ def test_slow_and_idle_connections_are_closed(
     journal_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(GuardedHttpToolsProtocol, "head_timeout", 0.3)
-    monkeypatch.setattr(http_app, "BODY_TIMEOUT", 0.3)
+    monkeypatch.setattr(GuardedHttpToolsProtocol, "body_timeout", 0.3)
 
     async def go() -> None:
         async with bridge(journal_path) as b:
@@ -333,6 +332,11 @@ def test_slow_and_idle_connections_are_closed(
 @pytest.mark.parametrize("body, code", [
     (b'{"amount": "1.00", "amount": "100.00", "retrieval_reference_number": "dup-1", '
      b'"condition_code": "82"}', "INVALID_JSON"),
+    # The same key twice, once written with an escape: still the same key.
+    (b'{"amount": "1.00", "\\u0061mount": "100.00", "retrieval_reference_number": "dup-2", '
+     b'"condition_code": "82"}', "INVALID_JSON"),
+    (b'{"condition_code": "82", "amount": "1.00", "retrieval_reference_number": "dup-3", '
+     b'"condition_code":"59"}', "INVALID_JSON"),
     (b"[" * 5000 + b"]" * 5000, "INVALID_JSON"),
     (b'{"amount": ' + b"9" * 5000 + b', "retrieval_reference_number": "big-1", '
      b'"condition_code": "82"}', "INVALID_JSON"),
@@ -356,3 +360,22 @@ def test_hostile_bodies_are_refused_and_change_nothing(
             assert b.journal.recent() == []
 
     run(go())
+
+
+@pytest.mark.parametrize("body, repeated", [
+    (b'{"retrieval_reference_number": "amount"}', False),  # a value that reads like a key
+    (b'{"retrieval_reference_number": "\\"retrieval_reference_number\\""}', False),
+    (b'{"retrieval_reference_number": "a", "retrieval_reference_number": "a"}', True),
+    (b'{"retrieval_reference_number": "a", "retrieval_reference_numbe\\u0072": "b"}', True),
+])
+def test_duplicate_keys_are_found_however_they_are_written(body: bytes, repeated: bool) -> None:
+    from posbridge import errors
+    from posbridge.http import models
+
+    if repeated:
+        with pytest.raises(errors.InvalidJson, match="more than once"):
+            models.parse_body(models.QueryPaymentRequest, body)
+    else:
+        parsed = models.parse_body(models.QueryPaymentRequest, body)
+        assert parsed.retrieval_reference_number == json.loads(body)[
+            "retrieval_reference_number"]

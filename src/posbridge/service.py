@@ -121,8 +121,11 @@ def parse_amount(text: str, max_minor: int) -> int:
     return minor
 
 
+_REFERENCE = re.compile(r"[ -~]{1,64}")
+
+
 def check_reference(ref: str) -> None:
-    if not 1 <= len(ref) <= 64 or not all(" " <= c <= "~" for c in ref):
+    if _REFERENCE.fullmatch(ref) is None:
         raise errors.InvalidRequest(
             "retrieval_reference_number must be 1 to 64 printable ASCII characters, "
             f"got {shown(ref, 70)}"

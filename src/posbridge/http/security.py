@@ -1,15 +1,16 @@
 """Who may drive the terminal: Host and Origin checks, CORS, the access token, slow clients.
 
 Anything that can send a POST to the bridge can take or void a payment, so three guards sit
-in front of the routes (outermost first):
+in front of the routes, in one ASGI middleware, ``Gate`` (one pass over the headers):
 
-1. ``HostOriginGuard``: refuses a ``Host`` that is not a loopback name, an IP address or a
+1. The Host and Origin checks refuse a ``Host`` that is not a loopback name, an IP address or a
    configured name (a DNS-rebinding page sends its own host name), and an ``Origin`` that is
    neither the bridge's own nor on the allowlist (a cross-site page). Both answer 403 before
    anything is read or done.
 2. Starlette's ``CORSMiddleware`` answers the preflight of an allowed origin and adds the
-   CORS headers to its answers (including errors, so a browser POS can read them).
-3. ``TokenGuard``: when an access token is set, every request but the preflight and the
+   CORS headers to its answers (including errors, so a browser POS can read them); a
+   request with no Origin is not a CORS request and skips it.
+3. The token check: when an access token is set, every request but the preflight and the
    public documents needs ``Authorization: Bearer <token>``, compared in constant time.
 
 ``GuardedHttpToolsProtocol`` closes connections that do not finish sending a request head
@@ -27,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -40,7 +41,7 @@ MIN_TOKEN_LENGTH = 16
 #: Seconds a client has to send a whole request head, from connecting or from the end of
 #: its previous response. An idle keep-alive connection is closed after the same time.
 HEAD_TIMEOUT = 10.0
-#: Seconds a client has to send a request body once its head has arrived.
+#: Seconds a client has to send the rest of a request body once its head has arrived.
 BODY_TIMEOUT = 10.0
 #: Bytes a request head (request line and headers) may take; more gets 431 and a close.
 MAX_HEAD = 32 * 1024
@@ -172,61 +173,93 @@ async def _refuse(exc: errors.PosBridgeError, why: str, scope: Scope, receive: R
     await _json(error_response(exc), exc.http_status, headers)(scope, receive, send)
 
 
-class HostOriginGuard:
-    """403 for a Host or Origin the policy does not allow; nothing further runs."""
+class Gate:
+    """The checks every request passes before a route, in one pass over its headers.
+
+    In order: the Host (403 ``FORBIDDEN_HOST``), the Origin when there is one (403
+    ``FORBIDDEN_ORIGIN``), then the token when one is set (401 ``UNAUTHORIZED``). A request
+    with an allowed Origin goes through Starlette's ``CORSMiddleware``, which answers its
+    preflight and adds the CORS headers to every answer, refusals included, so a browser POS
+    can read them. A request with no Origin (a program, curl) is never a CORS request and
+    skips that layer. Nothing is read or done for a refused request.
+    """
 
     def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
         self.app = app
         self.policy = policy
+        self.cors = CORSMiddleware(
+            self._after_cors,
+            allow_origins=list(policy.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["x-api-version", "content-type", "authorization"],
+            max_age=600,
+        )
+        # Host header -> allowed: a client sends the same few names over and over.
+        self._hosts: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        host = headers.get("host")
-        if not self.policy.host_allowed(host):
+        host = origin = authorization = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+        if not self._host_allowed(host):
             error: errors.PosBridgeError = errors.ForbiddenHost(
                 f"requests for host {_printable(host)} are refused: posbridge answers to "
                 "localhost, IP addresses and names given with --allow-host"
             )
             await _refuse(error, f"Host {_printable(host)}", scope, receive, send)
             return
-        origin = headers.get("origin")
-        if origin is not None and not self.policy.origin_allowed(origin, host):
+        if origin is None:
+            if not self._token_allowed(scope, authorization):
+                await self._refuse_token(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if not self.policy.origin_allowed(origin, host):
             error = errors.ForbiddenOrigin(
                 f"requests from the web page origin {_printable(origin)} are refused; "
                 "the operator can allow a POS web app with --allow-origin"
             )
             await _refuse(error, f"Origin {_printable(origin)}", scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        scope.setdefault("state", {})["posbridge.authorization"] = authorization
+        await self.cors(scope, receive, send)
 
-
-class TokenGuard:
-    """401 unless the request carries the access token (when one is set)."""
-
-    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
-        self.app = app
-        self.policy = policy
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or self.policy.token is None
-            or scope["path"] in PUBLIC_PATHS
-        ):
-            await self.app(scope, receive, send)
-            return
-        if not self.policy.token_ok(Headers(scope=scope).get("authorization")):
-            error = errors.Unauthorized(
-                "this posbridge requires an access token: send the header "
-                "'Authorization: Bearer <token>' with the token the operator configured"
-            )
-            await _refuse(error, "no valid access token", scope, receive, send,
-                          {"WWW-Authenticate": 'Bearer realm="posbridge"'})
+    async def _after_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Reached for an allowed origin's request that is not a preflight.
+        if not self._token_allowed(scope, scope["state"]["posbridge.authorization"]):
+            await self._refuse_token(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _host_allowed(self, host: str | None) -> bool:
+        if host is None:  # HTTP/1.0 without Host: a program, never a browser
+            return True
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            allowed = self.policy.host_allowed(host)
+            if len(self._hosts) < 256:
+                self._hosts[host] = allowed
+        return allowed
+
+    def _token_allowed(self, scope: Scope, authorization: str | None) -> bool:
+        return (self.policy.token is None or scope["path"] in PUBLIC_PATHS
+                or self.policy.token_ok(authorization))
+
+    async def _refuse_token(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = errors.Unauthorized(
+            "this posbridge requires an access token: send the header "
+            "'Authorization: Bearer <token>' with the token the operator configured"
+        )
+        await _refuse(error, "no valid access token", scope, receive, send,
+                      {"WWW-Authenticate": 'Bearer realm="posbridge"'})
 
 
 def _printable(value: str | None, limit: int = 80) -> str:
@@ -235,22 +268,29 @@ def _printable(value: str | None, limit: int = 80) -> str:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for the request head.
+    """uvicorn's httptools protocol with deadlines for the request head and body.
 
     uvicorn arms no timer on a new connection and cancels its keep-alive timer on the first
     byte, so a client that trickles a header a byte at a time holds a connection forever.
-    Here a connection must send a complete request head within ``HEAD_TIMEOUT`` seconds of
-    connecting or of its previous response; a request that has arrived and is being
-    answered is never cut.
+    Here a connection must send a complete request head within ``head_timeout`` seconds of
+    connecting or of its previous response (else it is closed), and a body that has not
+    arrived whole with its head must arrive within ``body_timeout`` seconds of it (else 408
+    and a close). A request that has arrived and is being answered is never cut. One timer
+    per connection serves both, and the usual request (head and body in one read) arms none
+    of its own: the deadline costs the routes nothing.
     """
 
     head_timeout = HEAD_TIMEOUT
+    body_timeout = BODY_TIMEOUT
     max_head = MAX_HEAD
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_pending = False
+        self._body_pending = False
+        self._body_timer_armed = False
         self._head_timer: Any = None
+        self._deadline = 0.0
         self._head_bytes = 0
 
     def data_received(self, data: bytes) -> None:
@@ -262,6 +302,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse_head()
                 return
         super().data_received(data)
+        if self._body_pending and not self._body_timer_armed:
+            # The head is in and the body is not: it gets body_timeout from now, once.
+            self._body_timer_armed = True
+            self._arm_head_timer(self.body_timeout)
 
     def _refuse_head(self) -> None:
         self._close_with(errors.HeadersTooLarge(
@@ -287,9 +331,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
         self.transport.close()
 
-    def _arm_head_timer(self) -> None:
-        self._disarm_head_timer()
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+    def _arm_head_timer(self, seconds: float | None = None) -> None:
+        # Moving the deadline is a float store: the one timer is rescheduled only when it
+        # would fire too late, and when it fires early it sleeps on to the new deadline.
+        self._deadline = self.loop.time() + (seconds or self.head_timeout)
+        if self._head_timer is None or self._deadline < self._head_timer.when():
+            self._disarm_head_timer()
+            self._head_timer = self.loop.call_at(self._deadline, self._head_timed_out)
 
     def _disarm_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -299,6 +347,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self.transport.is_closing():
+            return
+        if self.loop.time() < self._deadline:
+            self._head_timer = self.loop.call_at(self._deadline, self._head_timed_out)
+            return
+        if self._body_pending and self.cycle is not None and not self.cycle.response_started:
+            self._close_with(errors.RequestTimeout(
+                f"the request body did not arrive within {self.body_timeout:g} s; send it again"
+            ))
             return
         answering = self.cycle is not None and not self.cycle.response_complete
         if self._head_pending or not answering:
@@ -319,7 +375,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_pending = False
         self._head_bytes = 0
+        self._body_pending, self._body_timer_armed = True, False
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._body_pending = False
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
