@@ -111,6 +111,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
     sub.add_parser("openapi", help="print the API's OpenAPI document (openapi.json)")
+    from .devices import add_devices_command
+
+    add_devices_command(sub)
     tools.add_api_commands(sub)
     tools.add_journal_command(sub, str(default_path()))
     return parser

@@ -14,8 +14,10 @@ from .transports import Connector
 
 log = logging.getLogger("posbridge")
 
-SPEC_HELP = ("'simulator' (built in, takes no real money) or tcp://HOST:PORT (a terminal or "
-             "a 'posbridge simulator' on the network)")
+SPEC_HELP = ("'simulator' (built in, takes no real money); 'usb' (find the Android terminal "
+             "on USB) or usb:VID:PID (that device; 'posbridge devices' lists them); "
+             "serial:PORT[?baud=N] (a serial port: /dev/ttyACM0, COM3); or tcp://HOST:PORT (a "
+             "terminal or a 'posbridge simulator' on the network)")
 
 
 class TerminalSpecError(ValueError):
@@ -52,4 +54,20 @@ def choose_terminal(spec: str, *, customer_delay: float = 2.0) -> TerminalChoice
         except ValueError as exc:
             raise TerminalSpecError(str(exc)) from None
         return TerminalChoice(tcp_connector(host, port), spec)
+    if spec == "usb" or spec.startswith(("usb:", "usb?")):
+        from .transports.usb import parse_usb_spec, usb_connector
+
+        try:
+            usb = parse_usb_spec(spec)
+        except ValueError as exc:
+            raise TerminalSpecError(str(exc)) from None
+        return TerminalChoice(usb_connector(usb), usb.text)
+    if spec.startswith("serial:"):
+        from .transports.serial import parse_serial_spec, serial_connector
+
+        try:
+            device, baud = parse_serial_spec(spec)
+        except ValueError as exc:
+            raise TerminalSpecError(str(exc)) from None
+        return TerminalChoice(serial_connector(device, baud), f"serial:{device} at {baud} baud")
     raise TerminalSpecError(f"--terminal {spec!r} is not known; use {SPEC_HELP}")

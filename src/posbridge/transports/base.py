@@ -44,17 +44,23 @@ class Transport(Protocol):
 Connector = Callable[[], Awaitable[Transport]]
 
 
+#: How one library exception becomes a transport error: a TransportError class (the message
+#: is "what: exc"), or a function of (what, exc) for libraries whose errors differ by errno
+#: rather than by class (pyusb, pyserial).
+Translation = type[TransportError] | Callable[[str, BaseException], TransportError]
+
+
 @contextlib.contextmanager
-def map_errors(
-    mapping: dict[type[BaseException], type[TransportError]], what: str
-) -> Iterator[None]:
+def map_errors(mapping: dict[type[BaseException], Translation], what: str) -> Iterator[None]:
     """Translate library exceptions to transport errors, naming what was being done."""
     try:
         yield
     except TransportError:
         raise
     except tuple(mapping) as exc:
-        for from_type, to_type in mapping.items():
+        for from_type, to in mapping.items():
             if isinstance(exc, from_type):
-                raise to_type(f"{what}: {exc}") from exc
+                if isinstance(to, type):
+                    raise to(f"{what}: {exc}") from exc
+                raise to(what, exc) from exc
         raise  # pragma: no cover - the tuple above and the loop agree

@@ -7,9 +7,9 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 
-from .base import TransportClosed, TransportError, map_errors
+from .base import Translation, TransportClosed, TransportError, map_errors
 
-_ERRORS: dict[type[BaseException], type[TransportError]] = {
+_ERRORS: dict[type[BaseException], Translation] = {
     ConnectionError: TransportClosed,
     OSError: TransportError,
 }

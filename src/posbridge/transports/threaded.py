@@ -1,0 +1,133 @@
+"""A transport over a blocking library (pyusb, pyserial), kept off the event loop.
+
+A dedicated reader thread calls the library's blocking read with a short timeout and hands
+what arrives to the loop; writes and closing run in a worker thread (``asyncio.to_thread``),
+so the event loop that serves the API never waits on a device. The first read failure is
+kept and raised by every later ``read`` and ``write``: a vanished device puts the link down
+at once, without waiting for a heartbeat to be missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .base import TransportClosed, TransportError
+
+log = logging.getLogger("posbridge.transports")
+
+CLOSE_WAIT = 5.0  # seconds; how long close() waits for the reader thread's last read
+
+
+class ThreadedTransport:
+    """Subclasses give the three blocking operations; they raise TransportError only."""
+
+    description = "device"
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._rx = bytearray()
+        self._ready = asyncio.Event()
+        self._error: TransportError | None = None
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._reader, daemon=True,
+                                        name=f"posbridge reader {self.description}")
+
+    # -- the blocking operations --------------------------------------------------------
+
+    def read_blocking(self) -> bytes:
+        """Wait a short while for bytes; b"" when none came."""
+        raise NotImplementedError
+
+    def write_blocking(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def close_blocking(self) -> None:
+        """Release the device; never raises."""
+        raise NotImplementedError
+
+    # -- Transport ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        if not self._rx and self._error is None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
+                return b""
+        if self._rx:
+            data = bytes(self._rx[:max_bytes])
+            del self._rx[:max_bytes]
+            if not self._rx and self._error is None:
+                self._ready.clear()
+            return data
+        assert self._error is not None
+        raise self._error
+
+    async def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        await asyncio.to_thread(self._write_locked, data)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._error is None:
+            self._fail(TransportClosed(f"{self.description}: closed"))
+        await asyncio.to_thread(self._close_locked)
+
+    # -- threads --------------------------------------------------------------------------
+
+    def _write_locked(self, data: bytes) -> None:
+        with self._write_lock:
+            self.write_blocking(data)
+
+    def _close_locked(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join(CLOSE_WAIT)
+            if self._thread.is_alive():
+                # A library call that ignores its timeout: leak the device rather than
+                # free what the thread still uses, and rather than hang the bridge.
+                log.warning("%s: reader thread still busy after %g s; not releasing the "
+                            "device", self.description, CLOSE_WAIT)
+                return
+        with self._write_lock:
+            self.close_blocking()
+
+    def _reader(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.read_blocking()
+            except TransportError as exc:
+                self._post(self._fail, exc)
+                return
+            except Exception as exc:  # never let the thread die silently
+                log.exception("%s: reader failed", self.description)
+                self._post(self._fail, TransportError(f"{self.description}: {exc!r}"))
+                return
+            if data:
+                self._post(self._feed, data)
+
+    def _post(self, callback: Callable[[Any], None], arg: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+            self._loop.call_soon_threadsafe(callback, arg)
+
+    def _feed(self, data: bytes) -> None:
+        self._rx += data
+        self._ready.set()
+
+    def _fail(self, error: TransportError) -> None:
+        if self._error is None:
+            self._error = error
+        self._ready.set()

@@ -1,0 +1,185 @@
+"""USB end to end: a real ``posbridge serve --terminal usb`` process, the real libusb and
+pyusb, and a fake Android terminal on umockdev's fake bus (conftest.py, fake_android.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import FakeAndroid
+from posbridge.journal import Journal
+from procs import HEADERS, Proc
+from rig import free_port
+
+pytestmark = pytest.mark.usb
+
+
+class UsbBridge:
+    def __init__(self, tmp: Path, android: FakeAndroid, terminal: str = "usb") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.journal = tmp / "journal.sqlite3"
+        self.proc = Proc(["serve", "--terminal", terminal, "--port", str(self.port),
+                          "--journal", str(self.journal), "--terminal-timeout", "2"],
+                         tmp / "bridge.log", android.env)
+        self.http = httpx.Client(timeout=10, headers=HEADERS)
+        self.android = android
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return self.http.post(self.url + path, json=body)
+
+    def health(self) -> dict[str, Any] | None:
+        with contextlib.suppress(httpx.TransportError):
+            body: dict[str, Any] = self.http.get(self.url + "/health", timeout=1).json()
+            return body
+        return None
+
+    def wait_link(self, connected: bool, timeout: float = 15) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        health = None
+        while time.monotonic() < deadline:
+            health = self.health()
+            if health and health["terminal"]["connected"] is connected:
+                return health
+            time.sleep(0.05)
+        raise AssertionError(f"link never {'up' if connected else 'down'}: {health}\n"
+                             f"{self.proc.text()}\n{self.android.text()}")
+
+    def wait_status(self, ref: str, status: str, timeout: float = 15) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = self.post("/QueryPayment", {"retrieval_reference_number": ref}).json()
+            if body.get("status") == status:
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"{ref} never became {status}: {body}\n{self.proc.text()}\n"
+                             f"{self.android.text()}")
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[UsbBridge]:
+        self.proc.start()
+        try:
+            self.wait_link(True)
+            yield self
+        finally:
+            self.http.close()
+            # uvicorn shuts down cleanly and then re-raises SIGTERM.
+            assert self.proc.stop() in (0, -15), self.proc.text()
+
+
+def pay(bridge: UsbBridge, ref: str, amount: str) -> dict[str, Any]:
+    response = bridge.post("/CreatePayment", {"amount": amount, "retrieval_reference_number":
+                                              ref, "condition_code": "82"})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_payment_over_usb_is_approved(android: FakeAndroid, tmp_path: Path) -> None:
+    with UsbBridge(tmp_path, android).running() as bridge:
+        # The bridge found the phone by asking, switched it to accessory mode with the
+        # documented default identity, and took it back under Google's accessory ids.
+        identity = json.loads(android.expect("IDENTITY").split(" ", 1)[1])
+        assert identity == ["posbridge", "posbridge", "posbridge payment link", "1", "", ""]
+        assert android.expect("ADDED").startswith("ADDED 18d1:2d01 ")
+        health = bridge.wait_link(True)
+        assert health["terminal"]["serial"] == "FAKE0001"
+        assert health["terminal"]["link"] == "usb"
+        assert pay(bridge, "usb-1", "4.00")["status"] == "pending"
+        assert bridge.wait_status("usb-1", "approved")["transaction_status"] == "00"
+        assert pay(bridge, "usb-2", "4.51")["status"] == "pending"
+        assert bridge.wait_status("usb-2", "declined")["transaction_status"] == "51"
+
+
+def test_unplug_mid_payment_then_replug_recovers_the_payment(
+        android: FakeAndroid, tmp_path: Path) -> None:
+    spec = "usb:18d1:4ee1?manufacturer=Shop&model=Till 2&serial=T-9"
+    with UsbBridge(tmp_path, android, spec).running() as bridge:
+        identity = json.loads(android.expect("IDENTITY").split(" ", 1)[1])
+        assert identity == ["Shop", "Till 2", "posbridge payment link", "1", "", "T-9"]
+        assert pay(bridge, "plug-1", "7.00")["status"] == "pending"
+        # The customer takes 1 s; the cable is pulled before they finish.
+        android.command("unplug")
+        health = bridge.wait_link(False, timeout=5)
+        assert "gone" in health["terminal"]["last_error"]
+        body = bridge.post("/QueryPayment", {"retrieval_reference_number": "plug-1"}).json()
+        assert body["status"] in ("pending", "unknown")
+        assert body["transaction_status"] == "09", body  # never "paid" or "declined" here
+        time.sleep(1.5)  # the customer pays on the terminal while it is unplugged
+        android.command("plug")
+        # The phone comes back in normal mode: the bridge switches it again.
+        assert android.expect("IDENTITY")
+        assert android.expect("ADDED 18d1:2d01")
+        bridge.wait_link(True)
+        assert bridge.wait_status("plug-1", "approved")["transaction_status"] == "00"
+    journal = Journal(bridge.journal, readonly=True)
+    try:
+        assert [(p.ref, p.status) for p in journal.recent()] == [("plug-1", "approved")]
+    finally:
+        journal.close()
+
+
+def test_the_bridge_waits_for_a_terminal_that_is_not_there_yet(
+        android: FakeAndroid, tmp_path: Path) -> None:
+    android.command("unplug")
+    bridge = UsbBridge(tmp_path, android)
+    bridge.proc.start()
+    try:
+        deadline = time.monotonic() + 10
+        health = bridge.health()
+        while (health is None or not health["terminal"]["last_error"]) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+            health = bridge.health()
+        assert health is not None and not health["terminal"]["connected"]
+        assert "no terminal found on USB" in health["terminal"]["last_error"]
+        response = bridge.post("/CreatePayment", {"amount": "1.00",
+                                                  "retrieval_reference_number": "none-1",
+                                                  "condition_code": "82"})
+        assert response.status_code == 503, response.text
+        android.command("plug")
+        bridge.wait_link(True)
+    finally:
+        bridge.http.close()
+        assert bridge.proc.stop() in (0, -15), bridge.proc.text()
+
+
+def devices(android: FakeAndroid, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "posbridge", "devices", *args],
+                          capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **android.env})
+
+
+def test_devices_lists_the_phone_and_not_the_keyboard(android: FakeAndroid) -> None:
+    done = devices(android, "--json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert listed["usb_error"] == ""
+    assert listed["usb"] == [{
+        "vid": 0x18D1, "pid": 0x4EE1, "bus": 1, "address": listed["usb"][0]["address"],
+        "manufacturer": "Fake Phones", "product": "Payment Phone", "serial": "FAKE0001",
+        "accessory": "can switch", "aoa_version": 2, "spec": "usb:18d1:4ee1", "error": "",
+    }]
+    assert isinstance(listed["serial"], list)
+    everything = json.loads(devices(android, "--json", "--all").stdout)
+    assert {(d["spec"], d["accessory"]) for d in everything["usb"]} == {
+        ("usb:18d1:4ee1", "can switch"), ("usb:046d:c31c", "no")}
+    text = devices(android)
+    assert text.returncode == 0, text.stderr
+    assert "18d1:4ee1" in text.stdout and "Fake Phones Payment Phone" in text.stdout
+    assert "--terminal usb:18d1:4ee1" in text.stdout
+    assert "046d:c31c" not in text.stdout
+    # Listing switched nothing: the phone is still in normal mode.
+    assert not any(line.startswith("IDENTITY") for line in android.drain())
