@@ -171,6 +171,9 @@ async def _serve(args: argparse.Namespace) -> int:
         access_log=args.log_level == "debug", server_header=False, lifespan="off",
         timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
         limit_concurrency=MAX_CONNECTIONS,
+        # Nothing stands between the POS and the bridge: X-Forwarded-* headers are not
+        # believed (a local program could otherwise choose the client address the log shows).
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     log.info("posbridge %s: journal %s, terminal %s", __version__, journal.path, description)

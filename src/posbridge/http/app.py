@@ -126,9 +126,10 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         return Response(spec, media_type="application/json")
 
     routes = [
+        # QueryPayment first: it is what a POS polls, and routes are tried in order.
+        Route("/QueryPayment", command(models.QueryPaymentRequest, query), methods=["POST"]),
         Route("/CreatePayment", command(models.CreatePaymentRequest, create), methods=["POST"]),
         Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
-        Route("/QueryPayment", command(models.QueryPaymentRequest, query), methods=["POST"]),
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
