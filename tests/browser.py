@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
@@ -120,15 +120,24 @@ def run_page(url: str, *, timeout: float = 20.0, host_rules: str | None = None,
             os.close(out_r)
 
 
+def _response(content_type: str, text: str) -> bytes:
+    body = text.encode()
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % (content_type.encode(),
+                                                                    len(body)) + body)
+
+
 class PageServer:
-    """Serves ``GET /`` with a page on a given port; with ``forward_to``, passes every other
+    """Serves ``GET /`` with a page on a given port, and ``GET /<name>`` with each of
+    ``scripts`` (JavaScript modules the page imports); with ``forward_to``, passes every other
     request through to that port."""
 
-    def __init__(self, port: int, html: str, forward_to: int | None = None) -> None:
+    def __init__(self, port: int, html: str, forward_to: int | None = None,
+                 scripts: Mapping[str, str] | None = None) -> None:
         self.port, self.forward_to = port, forward_to
-        self.page = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: no-store"
-                     b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(html.encode())
-                     + html.encode())
+        self.page = _response("text/html", html)
+        self.scripts = {f"/{name}".encode(): _response("text/javascript", text)
+                        for name, text in (scripts or {}).items()}
         self.sock = socket.create_server(("127.0.0.1", port))
         self.stop = False
 
@@ -151,9 +160,13 @@ class PageServer:
     def _serve(self, conn: socket.socket) -> None:
         with conn:
             first = conn.recv(65536)
-            is_page = first.startswith((b"GET / ", b"GET /?"))
-            if is_page or self.forward_to is None:
-                if is_page:
+            method, _, rest = first.partition(b" ")
+            path = rest.split(b" ", 1)[0].split(b"?", 1)[0]  # "/?bridge=..." is the page
+            if method == b"GET" and path in self.scripts:
+                conn.sendall(self.scripts[path])
+                return
+            if (method == b"GET" and path == b"/") or self.forward_to is None:
+                if method == b"GET" and path == b"/":
                     conn.sendall(self.page)
                 else:
                     conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
