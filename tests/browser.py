@@ -72,8 +72,9 @@ def _above_4(fd: int) -> int:
 
 
 def run_page(url: str, *, timeout: float = 20.0, host_rules: str | None = None,
-             extra_args: Sequence[str] = ()) -> str:
-    """Load ``url`` in a fresh headless Chromium and wait for ``document.title`` "done:<result>".
+             extra_args: Sequence[str] = (), prefix: str = "done:") -> str:
+    """Load ``url`` in a fresh headless Chromium and wait for ``document.title`` "done:<result>"
+    (or another ``prefix``).
 
     Returns ``<result>``; raises TimeoutError (with the last title) if it never comes.
     ``host_rules`` is passed as ``--host-resolver-rules``, e.g. ``"MAP evil.test 127.0.0.1"``;
@@ -104,10 +105,10 @@ def run_page(url: str, *, timeout: float = 20.0, host_rules: str | None = None,
             while time.monotonic() < deadline:
                 infos = pipe.call("Target.getTargets", deadline)["targetInfos"]
                 title = next((t["title"] for t in infos if t["targetId"] == target), "")
-                if title.startswith("done:"):
-                    return title[len("done:"):]
+                if title.startswith(prefix):
+                    return title[len(prefix):]
                 time.sleep(0.05)
-            raise TimeoutError(f"page never set title 'done:...' in {timeout}s; last {title!r}")
+            raise TimeoutError(f"page never set title {prefix!r}... in {timeout}s; last {title!r}")
         finally:
             with contextlib.suppress(OSError, RuntimeError, TimeoutError):
                 pipe.call("Browser.close", time.monotonic() + 5)

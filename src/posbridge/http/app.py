@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from .. import errors
 from ..service import PaymentService, public_status, shown
-from . import models, openapi
+from . import docs, models, openapi
 from .security import AccessPolicy, Gate
 
 log = logging.getLogger("posbridge.http")
@@ -134,6 +134,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        *docs.routes(),
     ]
     middleware = [Middleware(Gate, policy=policy)]
     app = Starlette(

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import errors
+from .docs import PATHS as DOCS_PATHS
 
 log = logging.getLogger("posbridge.http")
 
@@ -46,7 +47,7 @@ BODY_TIMEOUT = 10.0
 #: Bytes a request head (request line and headers) may take; more gets 431 and a close.
 MAX_HEAD = 32 * 1024
 #: Paths served without the token: static documents that hold no payment data.
-PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
+PUBLIC_PATHS = frozenset({"/openapi.json", *DOCS_PATHS})
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 _ORIGIN_RE = re.compile(r"(https?)://([^/?#@\s]+)")
