@@ -21,7 +21,8 @@ asyncio thread under a lock.
 
 Commands on stdin, one per line: ``unplug`` (the cable is pulled: pending transfers fail
 with ENODEV, the device leaves the bus), ``plug`` (the phone comes back in normal mode, so
-the host must do the accessory handshake again), ``quit``. Events on stdout, one per line:
+the host must do the accessory handshake again), ``sync`` (does nothing: its ``DONE``
+comes after every event of what the host did before), ``quit``. Events on stdout, one per line:
 ``ROOT``, ``ADDED vid:pid devnum``, ``REMOVED devnum``, ``IDENTITY <json>``, ``OUT <len>``
 (each bulk OUT transfer's length, so the tests can see zero-length packets), ``SESSION``.
 """
@@ -519,6 +520,8 @@ async def main() -> int:
         elif command == "plug":
             if not bus.phones():
                 bus.plug_phone()
+        elif command == "sync":
+            pass  # the OUT events of finished transfers are already on stdout
         elif command == "quit":
             break
         emit(f"DONE {command}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -155,8 +156,6 @@ def test_the_bridge_waits_for_a_terminal_that_is_not_there_yet(
 
 
 def devices(android: FakeAndroid, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
     return subprocess.run([sys.executable, "-m", "posbridge", "devices", *args],
                           capture_output=True, text=True, timeout=30,
                           env={**os.environ, **android.env})
@@ -183,3 +182,25 @@ def test_devices_lists_the_phone_and_not_the_keyboard(android: FakeAndroid) -> N
     assert "046d:c31c" not in text.stdout
     # Listing switched nothing: the phone is still in normal mode.
     assert not any(line.startswith("IDENTITY") for line in android.drain())
+
+
+def test_writes_go_one_packet_per_transfer_and_a_full_last_packet_gets_a_zlp(
+        android: FakeAndroid, tmp_path: Path) -> None:
+    # Through the real UsbTransport, pyusb and libusb: the fake logs each bulk OUT
+    # transfer's length as libusb submitted it.
+    writes = [1300, 1024, 512, 511, 1]
+    done = subprocess.run([sys.executable, str(Path(__file__).parent / "usb_writes.py"),
+                           *map(str, writes)], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **android.env})
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{android.text()}"
+    assert done.stdout.splitlines() == ["PACKET 512", *(f"WROTE {n}" for n in writes)]
+    # The fake prints OUT before it completes the transfer, so this comes after them all.
+    android.command("sync")
+    outs = [int(line.split()[1]) for line in android.lines if line.startswith("OUT ")]
+    assert outs == [
+        512, 512, 276,  # 1300: split at wMaxPacketSize, the short last packet ends it
+        512, 512, 0,    # 1024: an exact multiple, so a zero-length packet follows
+        512, 0,         # 512: one full packet, and a zero-length packet
+        511,            # 511: short, so no zero-length packet
+        1,
+    ], outs

@@ -340,6 +340,17 @@ def open_terminal(spec: UsbSpec) -> Claimed:
     return claim(find_terminal(spec))
 
 
+def packets(data: bytes, size: int) -> list[bytes]:
+    """The bulk OUT transfers for one write: ``data`` cut into packets of at most ``size``
+    bytes (wMaxPacketSize), then a zero-length packet when the last one is full. Without
+    it the terminal's read of the accessory would not end at a full packet and would wait
+    for the next write's bytes."""
+    out = [data[start : start + size] for start in range(0, len(data), size)]
+    if data and len(data) % size == 0:
+        out.append(b"")
+    return out
+
+
 class UsbTransport(ThreadedTransport):
     def __init__(self, claimed: Claimed) -> None:
         self.description = claimed.description
@@ -359,14 +370,10 @@ class UsbTransport(ThreadedTransport):
 
     def write_blocking(self, data: bytes) -> None:
         ep = self._claimed.ep_out
-        size = ep.wMaxPacketSize
         with _usb_errors(f"writing to {self.description}", self._vid):
-            for start in range(0, len(data), size):
-                chunk = data[start : start + size]
-                if ep.write(chunk, timeout=WRITE_TIMEOUT_MS) != len(chunk):
+            for packet in packets(data, ep.wMaxPacketSize):
+                if ep.write(packet, timeout=WRITE_TIMEOUT_MS) != len(packet):
                     raise TransportError(f"writing to {self.description}: short write")
-            if data and len(data) % size == 0:
-                ep.write(b"", timeout=WRITE_TIMEOUT_MS)  # a zero-length packet ends it
 
     def close_blocking(self) -> None:
         import usb.core
