@@ -26,6 +26,10 @@ test: $(STAMP)
 test-usb: $(STAMP)
 	$(BIN)/python -m pytest -m usb
 
+# The bridge beside a bare Starlette app and a raw asyncio responder (docs/performance.md).
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
