@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
+from ..journal import Payment
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
 from .security import AccessPolicy, Gate
@@ -104,10 +105,21 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     async def cancel(body: models.CancelPaymentRequest) -> dict[str, Any]:
         return models.cancel_payment_response(await service.cancel_payment())
 
-    async def query(body: models.QueryPaymentRequest) -> dict[str, Any]:
-        return models.query_payment_response(
-            await service.query_payment(body.retrieval_reference_number)
-        )
+    # A POS polls QueryPayment, and the journal hands out the same Payment object until the
+    # payment changes: its encoded answer is made once per state, not once per poll.
+    answers: dict[int, tuple[Payment, bytes]] = {}
+
+    async def query_endpoint(request: Request) -> Response:
+        _check_version(request)
+        body = models.parse_body(models.QueryPaymentRequest, await _read_body(request))
+        payment = await service.query_payment(body.retrieval_reference_number)
+        hit = answers.get(id(payment))
+        if hit is None or hit[0] is not payment:
+            if len(answers) >= 1024:
+                answers.clear()
+            encoded = _ENCODER.encode(models.query_payment_response(payment)).encode()
+            hit = answers[id(payment)] = (payment, encoded)
+        return Response(hit[1], media_type="application/json")
 
     async def void(body: models.VoidPaymentRequest) -> dict[str, Any]:
         return models.void_payment_response(
@@ -127,7 +139,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
 
     routes = [
         # QueryPayment first: it is what a POS polls, and routes are tried in order.
-        Route("/QueryPayment", command(models.QueryPaymentRequest, query), methods=["POST"]),
+        Route("/QueryPayment", query_endpoint, methods=["POST"]),
         Route("/CreatePayment", command(models.CreatePaymentRequest, create), methods=["POST"]),
         Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),

@@ -127,20 +127,27 @@ def parse_body(model: type[_Body], body: bytes) -> Any:
         parsed = model.model_validate_json(body or b"{}")
     except ValidationError as exc:
         raise _to_error(model, exc) from None
-    if parsed.model_fields_set and _may_repeat_a_key(body, parsed.model_fields_set):
+    if parsed.model_fields_set and _may_repeat_a_key(body, model):
         # pydantic keeps the last of duplicate keys; a body that says two amounts is refused
         # rather than guessed at. Here the body is known to be a flat object of strings.
         json.loads(body, object_pairs_hook=_refuse_duplicates)
     return parsed
 
 
-def _may_repeat_a_key(body: bytes, names: set[str]) -> bool:
-    """False only when ``body`` (already valid for a model that forbids other keys) surely
-    gives each key once: with no escapes, every key is written as its plain quoted name, so
-    a name seen at most once cannot be a repeated key. The full parse settles the rest."""
+_QUOTED_NAMES: dict[type[BaseModel], tuple[bytes, ...]] = {}
+
+
+def _may_repeat_a_key(body: bytes, model: type[_Body]) -> bool:
+    """False only when ``body`` (already valid for ``model``, which forbids other keys)
+    surely gives each key once: with no escapes, every key is written as its plain quoted
+    name, so a name seen at most once cannot be a repeated key. The full parse settles the
+    rest (an escape anywhere, or a value that spells a field's name)."""
     if b"\\" in body:
         return True
-    return any(body.count(b'"%s"' % name.encode()) > 1 for name in names)
+    quoted = _QUOTED_NAMES.get(model)
+    if quoted is None:
+        quoted = _QUOTED_NAMES[model] = tuple(b'"%s"' % n.encode() for n in model.model_fields)
+    return any(body.count(name) > 1 for name in quoted)
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
