@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from . import __version__, tools
@@ -15,7 +16,6 @@ from .http.security import (
     TOKEN_ENV,
     AccessPolicy,
     ConfigError,
-    GuardedHttpToolsProtocol,
     is_loopback_bind,
 )
 from .journal import default_path
@@ -23,8 +23,6 @@ from .terminals import SPEC_HELP
 
 DEFAULT_PORT = 8080
 DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
-#: Connections and requests served at once; beyond it uvicorn answers 503 at once.
-MAX_CONNECTIONS = 512
 
 log = logging.getLogger("posbridge")
 
@@ -133,53 +131,21 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from .listener import Listener, ListenerConfig, ListenerError
 
-    from .http import create_app
-    from .journal import Journal, default_path
-    from .service import PaymentService, ServiceConfig, parse_amount
-    from .terminal import TerminalClient
-    from .terminals import TerminalSpecError, choose_terminal
-
-    try:
-        choice = choose_terminal(args.terminal, customer_delay=args.customer_delay)
-    except TerminalSpecError as exc:
-        raise SystemExit(f"posbridge: {exc}") from None
-    if choice.simulated:
-        log.warning("terminal: the built-in SIMULATOR; no real money is taken")
-    connector, description = choice.connector, choice.description
-    try:
-        max_minor = parse_amount(args.max_amount, 10**14)
-    except Exception as exc:
-        raise SystemExit(f"posbridge: --max-amount: {exc}") from None
     policy, token_source = _access_policy(args)
-
-    journal = Journal(args.journal or default_path())
-    terminal = TerminalClient(connector, description=description)
-    service = PaymentService(
-        journal, terminal,
-        ServiceConfig(max_amount_minor=max_minor, terminal_timeout=args.terminal_timeout),
-    )
-    config = uvicorn.Config(
-        create_app(service, policy), host=args.host, port=args.port, log_config=None,
-        access_log=args.log_level == "debug", server_header=False, lifespan="off",
-        timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
-        limit_concurrency=MAX_CONNECTIONS,
-    )
-    server = uvicorn.Server(config)
-    log.info("posbridge %s: journal %s, terminal %s", __version__, journal.path, description)
-    log.info("access: %s; web origins allowed: %s%s", token_source,
-             ", ".join(policy.allowed_origins) or "none",
-             f"; extra host names: {', '.join(sorted(policy.allowed_hosts))}"
-             if policy.allowed_hosts else "")
-    await service.start()
+    listener = Listener(ListenerConfig(
+        terminal=args.terminal, host=args.host, port=args.port,
+        journal=Path(args.journal) if args.journal else None,
+        terminal_timeout=args.terminal_timeout, max_amount=args.max_amount,
+        customer_delay=args.customer_delay, policy=policy, token_source=token_source,
+        access_log=args.log_level == "debug",
+    ))
     try:
-        await server.serve()
-    finally:
-        await service.stop()
-        await choice.close()
-        journal.close()
-    return 0 if server.started else 1
+        await listener.run()
+    except ListenerError as exc:
+        raise SystemExit(f"posbridge: {exc}") from None
+    return 0
 
 
 def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
