@@ -501,3 +501,15 @@ def test_reader_is_not_blocked_by_an_open_write_transaction(journal: Journal,
     finally:
         db.execute("ROLLBACK")
     assert journal.get("r1").status == RECEIVED  # type: ignore[union-attr]
+
+
+def test_recent_filters_by_a_part_of_the_reference_in_any_case(journal: Journal) -> None:
+    for ref in ("Invoice-1", "invoice-2", "till%3", "till_4", "other"):
+        journal.create(ref, "1.00", 100, "82")
+        time.sleep(0.002)  # created_at has millisecond resolution
+    assert [p.ref for p in journal.recent(ref_contains="INVOICE")] == ["invoice-2", "Invoice-1"]
+    assert [p.ref for p in journal.recent(ref_contains="%")] == ["till%3"]  # not a wildcard
+    assert [p.ref for p in journal.recent(ref_contains="_")] == ["till_4"]
+    assert journal.recent(ref_contains="nothing") == []
+    journal.transition("invoice-2", PENDING)
+    assert [p.ref for p in journal.recent(status=PENDING, ref_contains="inv")] == ["invoice-2"]

@@ -70,6 +70,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"],
                        help="how much to log (default info: one line per payment step)")
+    serve.add_argument("--log-file", metavar="PATH",
+                       help="also write the log to this file (rotated at 5 MB, 5 kept); "
+                       "the panel (posbridge gui) logs to "
+                       "the user's log folder, see docs/operations.md")
     access = serve.add_argument_group(
         "access", "who may use the API (docs/security.md). Without these, only programs on "
         "this PC and no web page can use it.")
@@ -114,12 +118,16 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(level: str, log_file: str | None = None) -> None:
+    from . import logs
+
+    logging.basicConfig(level=getattr(logging, level.upper()), format=logs.FORMAT,
+                        stream=sys.stderr)
+    if log_file:
+        try:
+            logging.getLogger().addHandler(logs.file_handler(Path(log_file)))
+        except OSError as exc:
+            raise SystemExit(f"posbridge: --log-file: {exc}") from None
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
@@ -222,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "func"):  # the API and journal tools
         code: int = args.func(args)
         return code
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level, getattr(args, "log_file", None))
     try:
         if args.command == "serve":
             return _run(_serve(args))
