@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, tools
+from .gui import app as gui
 from .http.security import (
     TOKEN_ENV,
     AccessPolicy,
@@ -115,6 +116,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.add_parser("openapi", help="print the API's OpenAPI document (openapi.json)")
     tools.add_api_commands(sub)
     tools.add_journal_command(sub, str(default_path()))
+    gui.add_command(sub)
     return parser
 
 
