@@ -185,7 +185,7 @@ class PanelWindow:
         tree = ttk.Treeview(table, columns=presenter.COLUMNS, show="headings", height=8,
                             selectmode="browse")
         anchors: tuple[Literal["w", "e", "center"], ...] = ("w", "w", "e", "center", "w")
-        for column, width, anchor in zip(presenter.COLUMNS, (130, 230, 80, 125, 210),
+        for column, width, anchor in zip(presenter.COLUMNS, (130, 220, 80, 140, 200),
                                          anchors, strict=True):
             tree.heading(column, text=column.capitalize(), anchor=anchor)
             tree.column(column, width=width, anchor=anchor, stretch=column == "reference")
