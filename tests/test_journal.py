@@ -545,3 +545,15 @@ def test_cached_reads_always_show_the_last_write(journal: Journal) -> None:
         assert journal.get("r1") == reader.get("r1")
     finally:
         reader.close()
+
+
+def test_recent_filters_by_a_part_of_the_reference_in_any_case(journal: Journal) -> None:
+    for ref in ("Invoice-1", "invoice-2", "till%3", "till_4", "other"):
+        journal.create(ref, "1.00", 100, "82")
+        time.sleep(0.002)  # created_at has millisecond resolution
+    assert [p.ref for p in journal.recent(ref_contains="INVOICE")] == ["invoice-2", "Invoice-1"]
+    assert [p.ref for p in journal.recent(ref_contains="%")] == ["till%3"]  # not a wildcard
+    assert [p.ref for p in journal.recent(ref_contains="_")] == ["till_4"]
+    assert journal.recent(ref_contains="nothing") == []
+    journal.transition("invoice-2", PENDING)
+    assert [p.ref for p in journal.recent(status=PENDING, ref_contains="inv")] == ["invoice-2"]

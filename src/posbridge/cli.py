@@ -8,14 +8,15 @@ import contextlib
 import logging
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from . import __version__, tools
+from .gui import app as gui
 from .http.security import (
     TOKEN_ENV,
     AccessPolicy,
     ConfigError,
-    GuardedHttpToolsProtocol,
     is_loopback_bind,
 )
 from .journal import default_path
@@ -23,8 +24,6 @@ from .terminals import SPEC_HELP
 
 DEFAULT_PORT = 8080
 DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
-#: Connections and requests served at once; beyond it uvicorn answers 503 at once.
-MAX_CONNECTIONS = 512
 
 log = logging.getLogger("posbridge")
 
@@ -72,6 +71,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"],
                        help="how much to log (default info: one line per payment step)")
+    serve.add_argument("--log-file", metavar="PATH",
+                       help="also write the log to this file (rotated at 5 MB, 5 kept); "
+                       "the panel (posbridge gui) logs to "
+                       "the user's log folder, see docs/operations.md")
     access = serve.add_argument_group(
         "access", "who may use the API (docs/security.md). Without these, only programs on "
         "this PC and no web page can use it.")
@@ -116,15 +119,20 @@ def _build_parser() -> argparse.ArgumentParser:
     add_devices_command(sub)
     tools.add_api_commands(sub)
     tools.add_journal_command(sub, str(default_path()))
+    gui.add_command(sub)
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(level: str, log_file: str | None = None) -> None:
+    from . import logs
+
+    logging.basicConfig(level=getattr(logging, level.upper()), format=logs.FORMAT,
+                        stream=sys.stderr)
+    if log_file:
+        try:
+            logging.getLogger().addHandler(logs.file_handler(Path(log_file)))
+        except OSError as exc:
+            raise SystemExit(f"posbridge: --log-file: {exc}") from None
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
@@ -136,59 +144,21 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from .listener import Listener, ListenerConfig, ListenerError
 
-    from .http import create_app
-    from .journal import Journal, default_path
-    from .service import PaymentService, ServiceConfig, parse_amount
-    from .terminal import TerminalClient
-    from .terminals import TerminalSpecError, choose_terminal
-
-    try:
-        choice = choose_terminal(args.terminal, customer_delay=args.customer_delay)
-    except TerminalSpecError as exc:
-        raise SystemExit(f"posbridge: {exc}") from None
-    if choice.simulated:
-        log.warning("terminal: the built-in SIMULATOR; no real money is taken")
-    connector, description = choice.connector, choice.description
-    try:
-        max_minor = parse_amount(args.max_amount, 10**14)
-    except Exception as exc:
-        raise SystemExit(f"posbridge: --max-amount: {exc}") from None
     policy, token_source = _access_policy(args)
-
+    listener = Listener(ListenerConfig(
+        terminal=args.terminal, host=args.host, port=args.port,
+        journal=Path(args.journal) if args.journal else None,
+        terminal_timeout=args.terminal_timeout, max_amount=args.max_amount,
+        customer_delay=args.customer_delay, policy=policy, token_source=token_source,
+        access_log=args.log_level == "debug",
+    ))
     try:
-        journal = Journal(args.journal or default_path())
-    except RuntimeError as exc:  # in use by another posbridge, or from a newer one
+        await listener.run()
+    except ListenerError as exc:
         raise SystemExit(f"posbridge: {exc}") from None
-    terminal = TerminalClient(connector, description=description)
-    service = PaymentService(
-        journal, terminal,
-        ServiceConfig(max_amount_minor=max_minor, terminal_timeout=args.terminal_timeout),
-    )
-    config = uvicorn.Config(
-        create_app(service, policy), host=args.host, port=args.port, log_config=None,
-        access_log=args.log_level == "debug", server_header=False, lifespan="off",
-        timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
-        limit_concurrency=MAX_CONNECTIONS,
-        # Nothing stands between the POS and the bridge: X-Forwarded-* headers are not
-        # believed (a local program could otherwise choose the client address the log shows).
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
-    log.info("posbridge %s: journal %s, terminal %s", __version__, journal.path, description)
-    log.info("access: %s; web origins allowed: %s%s", token_source,
-             ", ".join(policy.allowed_origins) or "none",
-             f"; extra host names: {', '.join(sorted(policy.allowed_hosts))}"
-             if policy.allowed_hosts else "")
-    await service.start()
-    try:
-        await server.serve()
-    finally:
-        await service.stop()
-        await choice.close()
-        journal.close()
-    return 0 if server.started else 1
+    return 0
 
 
 def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
@@ -265,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "func"):  # the API and journal tools
         code: int = args.func(args)
         return code
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level, getattr(args, "log_file", None))
     try:
         if args.command == "serve":
             return _run(_serve(args))

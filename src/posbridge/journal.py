@@ -246,12 +246,23 @@ class Journal:
         ).fetchall()
         return [Payment(**row) for row in rows]
 
-    def recent(self, limit: int = 100, status: str | None = None) -> list[Payment]:
-        """The latest payments first; all of them with ``limit`` -1."""
-        where = "" if status is None else "WHERE status = ? "
+    def recent(
+        self, limit: int = 100, status: str | None = None, ref_contains: str | None = None
+    ) -> list[Payment]:
+        """The latest payments first; all of them with ``limit`` -1. ``ref_contains`` keeps
+        those whose reference contains that text, in any case."""
+        conditions, params = [], []
+        if status is not None:
+            conditions.append("status = ?")
+            params.append(status)
+        if ref_contains:
+            # instr, not LIKE: '%' and '_' in what the operator types are plain characters.
+            conditions.append("instr(lower(ref), lower(?)) > 0")
+            params.append(ref_contains)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         rows = self._db.execute(
             f"SELECT * FROM payments {where}ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (*(() if status is None else (status,)), limit),
+            (*params, limit),
         ).fetchall()
         return [Payment(**row) for row in rows]
 

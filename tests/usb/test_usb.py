@@ -180,6 +180,15 @@ def test_devices_lists_the_phone_and_not_the_keyboard(android: FakeAndroid) -> N
     assert "18d1:4ee1" in text.stdout and "Fake Phones Payment Phone" in text.stdout
     assert "--terminal usb:18d1:4ee1" in text.stdout
     assert "046d:c31c" not in text.stdout
+    # The control panel offers the same devices, phone first, keyboard not at all.
+    panel = subprocess.run(
+        [sys.executable, "-c", "from posbridge.gui.choices import terminal_options\n"
+         "for o in terminal_options(): print(o.spec, '|', o.label)"],
+        capture_output=True, text=True, timeout=30, env={**os.environ, **android.env})
+    assert panel.returncode == 0, panel.stderr
+    first = panel.stdout.splitlines()[0]
+    assert first == "usb:18d1:4ee1 | Fake Phones Payment Phone (USB 18d1:4ee1, ready)", first
+    assert "046d" not in panel.stdout
     # Listing switched nothing: the phone is still in normal mode.
     assert not any(line.startswith("IDENTITY") for line in android.drain())
 

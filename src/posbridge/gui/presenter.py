@@ -1,0 +1,243 @@
+"""What the panel shows, decided without Tk: from a ListenerStatus (and what the operator
+typed) to texts, colours and which buttons can be pressed.
+
+Everything here is a pure function of its arguments (the clock is passed in), so each
+state of the service is tested without a display; ``window.py`` only copies the result
+into widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..http.security import is_loopback_bind
+from ..journal import ACTIVE, APPROVED, RECEIVED, UNKNOWN, Payment
+from ..listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerConfig, ListenerStatus
+from ..service import BatchSummary, format_minor, public_status, transaction_status
+from ..transports.tcp import parse_tcp_url
+from .choices import TerminalOption
+
+GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
+
+SIMULATOR_BANNER = "SIMULATOR: no real money is taken. Payments here are only tests."
+
+
+@dataclass(frozen=True)
+class Light:
+    """One status line: a coloured lamp and its text."""
+
+    text: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class PanelView:
+    title: str
+    listener: Light
+    terminal: Light
+    terminal_detail: str
+    payment: Light
+    banner: str  # the simulator warning, or ""
+    start_enabled: bool
+    stop_enabled: bool
+    batch_enabled: bool
+    form_enabled: bool  # host, port and terminal can be changed
+
+
+def present(status: ListenerStatus, now: float, selected: TerminalOption) -> PanelView:
+    """The panel for ``status`` at wall-clock time ``now``, with ``selected`` the terminal
+    chosen in the form (it decides the simulator banner while stopped)."""
+    state = status.state
+    if state == RUNNING:
+        listener = Light(f"Running on {status.address}", GREEN)
+        title = f"posbridge: running on {status.address}"
+    elif state == STARTING:
+        listener, title = Light("Starting...", AMBER), "posbridge: starting"
+    elif state == STOPPING:
+        listener, title = Light("Stopping...", AMBER), "posbridge: stopping"
+    elif status.error:
+        listener = Light(f"Stopped: {status.error}", RED)
+        title = "posbridge: stopped"
+    else:
+        listener, title = Light("Stopped", GREY), "posbridge: stopped"
+
+    terminal, detail = _terminal(status, now)
+    payment = _payment(status)
+    simulated = status.simulated if state in (RUNNING, STOPPING) else selected.simulated
+    if simulated:
+        title += " (SIMULATOR)"
+    link_up = status.link is not None and status.link.state == "connected"
+    return PanelView(
+        title=title,
+        listener=listener,
+        terminal=terminal,
+        terminal_detail=detail,
+        payment=payment,
+        banner=SIMULATOR_BANNER if simulated else "",
+        start_enabled=state == STOPPED,
+        stop_enabled=state in (STARTING, RUNNING),
+        batch_enabled=state == RUNNING and link_up and status.payment is None,
+        form_enabled=state == STOPPED,
+    )
+
+
+def _terminal(status: ListenerStatus, now: float) -> tuple[Light, str]:
+    link = status.link
+    if status.state != RUNNING or link is None:
+        return Light("Not connected (the listener is stopped)", GREY), ""
+    heard = f"last heard {ago(now - link.last_rx)}" if link.last_rx else "not heard yet"
+    if link.state == "connected" and link.terminal is not None:
+        peer = link.terminal
+        codes = ",".join(peer.condition_codes) or "none"
+        return (Light(f"Connected: {peer.model or 'unknown model'}, serial {peer.serial or '?'}",
+                      GREEN),
+                f"app {peer.app_version or '?'}; condition codes {codes}; {heard}")
+    if link.state == "disconnected":
+        reason = link.last_error or "the link is down"
+        return (Light(f"Not connected: {reason}", RED),
+                f"posbridge keeps trying to reach {link.description}; {heard}")
+    return Light(f"Connecting to {link.description}...", AMBER), heard
+
+
+def _payment(status: ListenerStatus) -> Light:
+    if status.state != RUNNING:
+        return Light("No payment (the listener is stopped)", GREY)
+    p = status.payment
+    if p is None:
+        return Light("No payment on the terminal", GREY)
+    if p.status == UNKNOWN:
+        return Light(f"{p.ref}: {p.amount}, outcome unknown: asking the terminal", RED)
+    if p.status == RECEIVED:
+        return Light(f"{p.ref}: {p.amount}, being sent to the terminal", AMBER)
+    return Light(f"{p.ref}: {p.amount}, waiting for the customer on the terminal", AMBER)
+
+
+def ago(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f} s ago"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
+
+
+# -- questions before acting -----------------------------------------------------------
+
+
+def stop_question(status: ListenerStatus) -> str | None:
+    """What to ask before stopping, or None when nothing is at stake."""
+    p = status.payment
+    if p is None:
+        return None
+    return (f"Payment {p.ref} ({p.amount}) is on the terminal ({public_status(p)}).\n\n"
+            "Stop the listener anyway? The journal keeps the payment as it is. When the "
+            "listener starts again, posbridge asks the terminal for its outcome; until then "
+            "the POS cannot reach posbridge to learn it.")
+
+
+def batch_question(unsettled: Sequence[Payment]) -> str:
+    total = sum(p.amount_minor for p in unsettled)
+    if not unsettled:
+        return ("No approved payment is waiting to be settled.\n\n"
+                "Submit an empty batch to the terminal anyway?")
+    return (f"Submit the batch for the end of the day?\n\n"
+            f"{len(unsettled)} approved payment(s), total {format_minor(total)}, are not "
+            "settled yet. Once settled they can no longer be voided.")
+
+
+def batch_done(summary: BatchSummary) -> str:
+    return (f"Batch {summary.batch_number} submitted: {summary.count} payment(s), total "
+            f"{format_minor(summary.total_minor)}.")
+
+
+# -- the form --------------------------------------------------------------------------
+
+
+class FormError(ValueError):
+    """What the operator typed cannot be used; the text says what to type instead."""
+
+
+def read_form(
+    host: str, port: str, option: TerminalOption, address: str, *,
+    customer_delay: float = 2.0, journal: str = "",
+) -> ListenerConfig:
+    """The listener settings from the form, or FormError saying what is wrong."""
+    host = host.strip()
+    if not host:
+        raise FormError("Host: give the address to listen on, for example 127.0.0.1")
+    if not is_loopback_bind(host):
+        raise FormError(
+            f"Host: {host} can be reached from other machines, and anything that reaches "
+            "the API can take payments. The panel listens on this PC only (127.0.0.1); to "
+            "serve other machines use 'posbridge serve' with an access token "
+            "(docs/security.md)")
+    text = port.strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise FormError(f"Port: give a whole number from 1 to 65535 (got {port.strip()!r})")
+    spec = option.spec
+    if option.takes_address:
+        spec = tcp_spec(address)
+    return ListenerConfig(terminal=spec, host=host, port=int(text),
+                          journal=Path(journal) if journal else None,
+                          customer_delay=customer_delay)
+
+
+def tcp_spec(address: str) -> str:
+    """``HOST:PORT`` or ``tcp://HOST:PORT`` -> ``tcp://HOST:PORT``; FormError otherwise."""
+    text = address.strip()
+    if not text:
+        raise FormError("Terminal address: give the terminal's address, for example "
+                        "tcp://192.168.1.50:9100")
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        parse_tcp_url(text)
+    except ValueError as exc:
+        raise FormError(f"Terminal address: {exc}") from None
+    return text
+
+
+# -- the payment list -------------------------------------------------------------------
+
+COLUMNS = ("time", "reference", "amount", "condition code", "status")
+PAID, WAITING, UNPAID = "paid", "waiting", "unpaid"
+
+
+@dataclass(frozen=True)
+class Row:
+    ref: str
+    values: tuple[str, str, str, str, str]  # as COLUMNS
+    tag: str  # PAID, WAITING or UNPAID: the row's colour
+
+
+def payment_rows(payments: Sequence[Payment], now: datetime) -> list[Row]:
+    """One row per payment, its time in ``now``'s time zone (the date only if not today)."""
+    rows = []
+    for p in payments:
+        status = f"{public_status(p)} ({transaction_status(p)})"
+        if p.batch_number is not None:
+            status += f", batch {p.batch_number}"
+        tag = PAID if p.status == APPROVED else WAITING if p.status in ACTIVE else UNPAID
+        rows.append(Row(p.ref, (_when(p.created_at, now), p.ref, p.amount, p.condition_code,
+                                status), tag))
+    return rows
+
+
+def _when(iso: str, now: datetime) -> str:
+    try:
+        at = datetime.fromisoformat(iso).astimezone(now.tzinfo)
+    except ValueError:
+        return iso
+    if at.date() == now.date():
+        return at.strftime("%H:%M:%S")
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def reference_filter(text: str) -> str | None:
+    """The filter to give the journal: None shows every payment."""
+    return text.strip() or None
