@@ -18,12 +18,15 @@ import concurrent.futures
 import contextlib
 import errno
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from . import __version__
 from .http.security import AccessPolicy, GuardedHttpToolsProtocol, is_loopback_bind
@@ -173,8 +176,6 @@ class Listener:
         self._state = RUNNING
 
     async def _start(self) -> None:
-        import uvicorn
-
         from .http import create_app
 
         config = self.config
@@ -207,7 +208,7 @@ class Listener:
             self._journal, terminal,
             ServiceConfig(max_amount_minor=max_minor, terminal_timeout=config.terminal_timeout),
         )
-        self._server = uvicorn.Server(uvicorn.Config(
+        self._server = _Server(uvicorn.Config(
             create_app(self.service, config.policy), host=config.host, port=port,
             log_config=None, access_log=config.access_log, server_header=False,
             lifespan="off", timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
@@ -276,8 +277,8 @@ class Listener:
                     log.exception("listener: the HTTP server failed")
                     self._error = self._error or f"the HTTP server failed: {exc}"
                 except BaseException as exc:
-                    # uvicorn re-raises the Ctrl+C it caught once it has shut down: close
-                    # the link and the journal first, then let it end the program.
+                    # A KeyboardInterrupt or cancellation while serving: close the link and
+                    # the journal first, then let it go on.
                     interrupted = exc
             if self.service is not None:
                 await self.service.stop()
@@ -292,6 +293,19 @@ class Listener:
             self._state = STOPPED
         if interrupted is not None:
             raise interrupted
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a stop signal (Ctrl+C, systemd's SIGTERM) is not raised
+    again once the HTTP side has shut down. uvicorn does that so the default action ends the
+    process, which ended it before the link and the journal were closed; the listener
+    closes them, and ``posbridge serve`` then exits 0."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl+C: stop waiting for requests in flight
+        else:
+            self.should_exit = True
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

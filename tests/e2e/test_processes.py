@@ -180,3 +180,18 @@ def test_bad_terminal_argument_is_refused_plainly(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "carrier-pigeon" in result.stderr and "simulator" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_closes_the_link_and_the_journal_then_exits_0(
+        tmp_path: Path, sig: int) -> None:
+    # systemd stops a service with SIGTERM, a person with Ctrl+C: both are a clean stop.
+    with Stack(tmp_path).running() as stack:
+        assert stack.post("/CreatePayment", create("stop-1", "2.00")).status_code == 200
+        stack.wait_status("stop-1", "approved")
+        assert stack.bridge.stop(sig) == 0, stack.bridge.text()
+        log = stack.bridge.text()
+        assert "listener: stopped" in log
+        # The journal was closed: SQLite removes the WAL file when its last connection closes.
+        assert not Path(f"{stack.journal}-wal").exists()
+        assert "Traceback" not in log
