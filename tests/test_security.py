@@ -108,6 +108,29 @@ def test_dns_rebinding_host_is_refused_and_leaves_nothing(journal_path: Path) ->
     run(go())
 
 
+@pytest.mark.parametrize("headers", [
+    b"Host: evil.test\r\nHost: localhost\r\n",
+    b"Host: localhost\r\nOrigin: http://evil.test\r\nOrigin: http://localhost\r\n",
+    b"Host: localhost\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n",
+])
+def test_a_repeated_host_origin_or_authorization_is_refused(journal_path: Path,
+                                                             headers: bytes) -> None:
+    # Which copy counts would differ between layers (the old stack took the first, CORS
+    # takes the first, a loop keeps the last): refused instead.
+    async def go() -> None:
+        async with bridge(journal_path) as b:
+            body = json.dumps(create_body("repeat-1")).encode()
+            out = await raw(b, b"POST /CreatePayment HTTP/1.1\r\n" + headers
+                            + b"x-api-version: v1\r\nContent-Type: application/json\r\n"
+                            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+                            + body)
+            assert out.startswith(b"HTTP/1.1 400"), out
+            assert b"more than once" in out and b"INVALID_REQUEST" in out
+            assert journal_rows(journal_path) == (0, 0)
+
+    run(go())
+
+
 def test_configured_host_name_is_answered(journal_path: Path) -> None:
     async def go() -> None:
         async with bridge(journal_path, policy=AccessPolicy.build(hosts=["pos-pc"])) as b:
@@ -379,3 +402,59 @@ def test_duplicate_keys_are_found_however_they_are_written(body: bytes, repeated
         parsed = models.parse_body(models.QueryPaymentRequest, body)
         assert parsed.retrieval_reference_number == json.loads(body)[
             "retrieval_reference_number"]
+
+
+def test_a_pipelined_request_never_cuts_the_one_being_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Request A is complete and takes a while to answer; request B, pipelined behind it on
+    # the same connection, sends only part of its body. A must get its own answer; only
+    # then does B's body deadline run, and B gets the 408.
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from rig import free_port
+
+    monkeypatch.setattr(GuardedHttpToolsProtocol, "head_timeout", 0.4)
+    monkeypatch.setattr(GuardedHttpToolsProtocol, "body_timeout", 0.4)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/slow":
+            await asyncio.sleep(1.0)  # longer than both deadlines
+        out = b"answer of " + scope["path"].encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(out)).encode())]})
+        await send({"type": "http.response.body", "body": out})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           http=GuardedHttpToolsProtocol, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"
+                         b"POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        first, _, rest = received.partition(b"answer of /slow")
+        assert first.startswith(b"HTTP/1.1 200"), received
+        assert rest.startswith(b"HTTP/1.1 408") and b"REQUEST_TIMEOUT" in rest, received
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -31,6 +31,7 @@ def test_the_page_and_its_assets_are_served_by_the_bridge_alone(stack: Stack) ->
     page = httpx.get(stack.url + "/docs")  # no token: the page holds no payment data
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["vary"] == "Origin"  # cacheable: a CORS fetch must not reuse it
     # Nothing from anywhere else: every script and stylesheet is a path on the bridge.
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert sources and all(s.startswith("/docs/") for s in sources), sources

@@ -135,7 +135,8 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     spec = openapi.dumps().encode()
 
     async def openapi_json(request: Request) -> Response:
-        return Response(spec, media_type="application/json")
+        # Vary: Origin: an allowed origin's fetch gets CORS headers a cached copy would lack.
+        return Response(spec, media_type="application/json", headers={"Vary": "Origin"})
 
     routes = [
         # QueryPayment first: it is what a POS polls, and routes are tried in order.

@@ -46,7 +46,10 @@ PATHS = frozenset({"/docs", *_ASSETS})
 
 def routes() -> list[Route]:
     folder = resources.files("posbridge.http") / "swagger_ui"
-    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+    # Vary: Origin because an allowed origin's fetch of the same URL gets CORS headers that
+    # a cached copy from a plain request would lack.
+    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+               "Vary": "Origin"}
 
     async def page(request: Request) -> Response:
         return Response(PAGE, media_type="text/html", headers=headers)

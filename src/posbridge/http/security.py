@@ -203,13 +203,23 @@ class Gate:
             await self.app(scope, receive, send)
             return
         host = origin = authorization = None
+        repeated = ""
         for name, value in scope["headers"]:
             if name == b"host":
-                host = value.decode("latin-1")
+                repeated, host = ("Host" if host is not None else repeated), value.decode("latin-1")
             elif name == b"origin":
+                repeated = "Origin" if origin is not None else repeated
                 origin = value.decode("latin-1")
             elif name == b"authorization":
+                repeated = "Authorization" if authorization is not None else repeated
                 authorization = value.decode("latin-1")
+        if repeated:
+            # Two answers to "who is asking": no browser sends that, and which one counts
+            # would differ between layers. Refused, not guessed at.
+            await _refuse(errors.InvalidRequest(f"the request gives the {repeated} header "
+                                                "more than once; send it once"),
+                          f"{repeated} header repeated", scope, receive, send)
+            return
         if not self._host_allowed(host):
             error: errors.PosBridgeError = errors.ForbiddenHost(
                 f"requests for host {_printable(host)} are refused: posbridge answers to "
@@ -351,6 +361,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.loop.time() < self._deadline:
             self._head_timer = self.loop.call_at(self._deadline, self._head_timed_out)
+            return
+        if self.pipeline:
+            # The request still arriving is queued behind one being answered (pipelining):
+            # its deadline starts again when that answer is complete (on_response_complete).
             return
         if self._body_pending and self.cycle is not None and not self.cycle.response_started:
             self._close_with(errors.RequestTimeout(
