@@ -110,16 +110,24 @@ class Client:
     def wait_final(self, ref: str, *, poll: float = 0.5, timeout: float | None = None,
                    progress: Callable[[Answer], None] | None = None) -> Answer:
         """Query ``ref`` until its status is final; return the last answer. With a
-        ``timeout``, raise TimeoutError (the payment is then still pending or unknown)."""
+        ``timeout``, raise TimeoutError (the payment is then still pending or unknown). A
+        bridge that cannot be reached for a while (restarting) is asked again: the outcome
+        of a payment is what this waits for, and giving up early is how a till pays twice."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        status = "unknown"
         while True:
-            answer = self.query_payment(ref)
-            if progress is not None:
-                progress(answer)
-            if answer["status"] in FINAL:
-                return answer
+            try:
+                answer = self.query_payment(ref)
+            except httpx.TransportError:
+                answer = None
+            if answer is not None:
+                if progress is not None:
+                    progress(answer)
+                if answer["status"] in FINAL:
+                    return answer
+                status = answer["status"]
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"payment {ref!r} is still {answer['status']}")
+                raise TimeoutError(f"payment {ref!r} is still {status}")
             time.sleep(poll)
 
 
@@ -169,12 +177,18 @@ class AsyncClient:
         """As ``Client.wait_final``."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        status = "unknown"
         while True:
-            answer = await self.query_payment(ref)
-            if progress is not None:
-                progress(answer)
-            if answer["status"] in FINAL:
-                return answer
+            try:
+                answer: Answer | None = await self.query_payment(ref)
+            except httpx.TransportError:
+                answer = None
+            if answer is not None:
+                if progress is not None:
+                    progress(answer)
+                if answer["status"] in FINAL:
+                    return answer
+                status = answer["status"]
             if deadline is not None and loop.time() >= deadline:
-                raise TimeoutError(f"payment {ref!r} is still {answer['status']}")
+                raise TimeoutError(f"payment {ref!r} is still {status}")
             await asyncio.sleep(poll)

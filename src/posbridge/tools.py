@@ -5,11 +5,14 @@ Exit status of the API commands, for scripts:
 
 ====  ==========================================================================
 0     done; for ``pay --wait`` the payment is approved
-1     posbridge answered an error (its code is printed), or could not be reached
+1     posbridge refused the command (its code is printed: nothing was started and the
+      same command may be sent again), or could not be reached
 3     ``pay --wait``: the payment ended but is not paid (declined, cancelled,
       timed out or failed)
-4     ``pay --wait``: still not final when ``--timeout`` ran out (pending or unknown:
-      keep querying it, do not start a new payment)
+4     the payment's outcome is not known yet: ``pay`` got a 504 or lost the connection
+      after sending, or ``pay --wait`` was still pending or unknown when ``--timeout`` ran
+      out. Keep querying it; do not start a new payment (``pay --wait`` itself keeps
+      querying through a 504 and through a bridge that cannot be reached for a while)
 ====  ==========================================================================
 """
 
@@ -19,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import sqlite3
 import sys
 import time
 from typing import Any
@@ -108,7 +112,17 @@ def _api(args: argparse.Namespace) -> int:
 
 def _run_api(pos: Any, args: argparse.Namespace) -> int:
     if args.command == "pay":
-        answer = pos.create_payment(args.amount, args.ref, args.condition_code)
+        try:
+            answer = pos.create_payment(args.amount, args.ref, args.condition_code)
+        except Exception as exc:
+            if not _outcome_unknown(exc):
+                raise  # refused: nothing was recorded, the same command may be sent again
+            print(f"posbridge: {exc}; the payment's outcome is not known yet", file=sys.stderr)
+            if not args.wait:
+                print(f"posbridge: query it (posbridge query {args.ref}); do not start a new "
+                      "payment", file=sys.stderr)
+                return EXIT_NOT_FINAL
+            return _wait(pos, args)
         if args.wait:
             return _wait(pos, args)
     elif args.command == "query":
@@ -121,6 +135,21 @@ def _run_api(pos: Any, args: argparse.Namespace) -> int:
         answer = pos.submit_batch()
     _print(answer, args.json)
     return EXIT_OK
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """Whether CreatePayment may have started a payment although it raised: a 504 or 500,
+    or the connection failed after the request was sent."""
+    import httpx
+
+    from .client import ApiError
+
+    if isinstance(exc, ApiError):
+        return (exc.code in ("TERMINAL_TIMEOUT", "INTERNAL_ERROR")
+                or exc.body.get("status") == "unknown")
+    if isinstance(exc, httpx.TransportError):
+        return not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+    return False
 
 
 def _wait(pos: Any, args: argparse.Namespace) -> int:
@@ -210,6 +239,10 @@ def _journal(args: argparse.Namespace) -> int:
             writer.writerow(COLUMNS)
             for p in reversed(journal.recent(-1)):
                 writer.writerow([_cell(getattr(p, c)) for c in COLUMNS])
+    except sqlite3.DatabaseError as exc:
+        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
     finally:
         journal.close()
     return EXIT_OK

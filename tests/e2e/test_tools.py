@@ -156,5 +156,79 @@ def test_journal_tools_read_beside_a_running_bridge(stack: Stack) -> None:
     assert cli("journal", *journal, "show", "nope").returncode == 1
     missing = cli("journal", "--journal", "/nonexistent/j.sqlite3", "list")
     assert missing.returncode == 1 and "no journal" in missing.stderr
+    not_a_journal = stack.tmp / "notes.txt"
+    not_a_journal.write_text("not a database, " * 100)
+    wrong = cli("journal", "--journal", str(not_a_journal), "list")
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert "cannot read" in wrong.stderr and "as a posbridge journal" in wrong.stderr
     # The bridge was never disturbed: it still answers.
     assert httpx.get(stack.url + "/health").json()["terminal"]["connected"]
+
+
+class _UnsureBridge:
+    """A stand-in bridge whose CreatePayment does not know the outcome (a 504, or the
+    connection dropped after the request), and whose QueryPayment later says approved:
+    what a real bridge does when the terminal answers late."""
+
+    def __init__(self, create: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.creates = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path == "/CreatePayment":
+                    outer.creates += 1
+                    if create == "drop":
+                        self.close_connection = True
+                        self.wfile.flush()
+                        self.connection.shutdown(2)
+                        return
+                    self._answer(504, {"success": False, "error_code": "TERMINAL_TIMEOUT",
+                                       "message": "the terminal did not answer",
+                                       "status": "unknown"})
+                else:
+                    self._answer(200, {"success": True, "message": "Query payment command "
+                                       "processed", "retrieval_reference_number": "u-1",
+                                       "condition_code": "82", "transaction_id": "T1",
+                                       "transaction_status": "00", "status": "approved",
+                                       "amount": "1.00", "batch_number": None})
+
+            def _answer(self, status: int, body: dict[str, object]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("create", ["504", "drop"])
+def test_pay_with_an_unknown_outcome_never_says_refused(create: str) -> None:
+    # Exit 1 means "refused, nothing started": a script may send the payment again. When
+    # the outcome is unknown, pay must say 4 (keep querying), and pay --wait must query.
+    unsure = _UnsureBridge(create)
+    try:
+        out = cli("pay", "1.00", "--ref", "u-1", "--url", unsure.url)
+        assert out.returncode == 4, out.stderr
+        assert "not known" in out.stderr and "do not start a new payment" in out.stderr
+        out = cli("pay", "1.00", "--ref", "u-1", "--wait", "--url", unsure.url)
+        assert out.returncode == 0, out.stderr
+        assert "status: approved" in out.stdout
+        assert unsure.creates == 2  # one CreatePayment per command; the rest were queries
+    finally:
+        unsure.close()
