@@ -557,3 +557,27 @@ def test_recent_filters_by_a_part_of_the_reference_in_any_case(journal: Journal)
     assert journal.recent(ref_contains="nothing") == []
     journal.transition("invoice-2", PENDING)
     assert [p.ref for p in journal.recent(status=PENDING, ref_contains="inv")] == ["invoice-2"]
+
+
+def test_the_owner_lock_follows_the_file_and_is_not_kept_by_a_failed_open(
+        tmp_path: Path) -> None:
+    real = tmp_path / "journal.sqlite3"
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(real)
+    owner = Journal(real)
+    try:
+        from posbridge.journal import JournalInUse
+
+        with pytest.raises(JournalInUse):  # the same file under another name
+            Journal(link)
+    finally:
+        owner.close()
+    # A path SQLite cannot open (a folder): refused, and the lock is not kept, so the same
+    # process can open it once the problem is fixed.
+    folder = tmp_path / "folder.sqlite3"
+    folder.mkdir()
+    for _ in range(2):
+        with pytest.raises(sqlite3.OperationalError):
+            Journal(folder)
+    folder.rmdir()
+    Journal(folder).close()

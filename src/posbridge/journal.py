@@ -22,6 +22,7 @@ every write transaction forgets them: a POS polling QueryPayment reads memory, n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -167,10 +168,15 @@ class Journal:
             self._db.execute("PRAGMA busy_timeout = 5000")
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock_owner(self.path)
+        # The lock is on the file itself, however it is named (a symlink, a relative path).
+        self._lock_fd = _lock_owner(self.path.resolve())
         self._cache = {}
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except BaseException:
+            self._release()
+            raise
         self._db.row_factory = sqlite3.Row
         try:
             self._db.execute("PRAGMA busy_timeout = 5000")
@@ -191,8 +197,20 @@ class Journal:
 
     def _release(self) -> None:
         if self._lock_fd is not None:
+            if sys.platform == "win32":  # pragma: no cover - Windows may drop it late on close
+                import msvcrt
+
+                with contextlib.suppress(OSError):
+                    os.lseek(self._lock_fd, 0, os.SEEK_SET)
+                    msvcrt.locking(self._lock_fd, msvcrt.LK_UNLCK, 1)
             os.close(self._lock_fd)  # closing the descriptor drops the lock
             self._lock_fd = None
+
+    def __del__(self) -> None:
+        # A Journal dropped without close() must not keep its file locked for the process's
+        # life (a GUI that starts the listener again would be refused by itself).
+        with contextlib.suppress(Exception):
+            self._release()
 
     # -- schema -----------------------------------------------------------------------
 
