@@ -196,3 +196,24 @@ def test_stop_while_starting_stops(tmp_path: Path) -> None:
     thread.stop()
     assert thread.join(20)
     assert thread.status().state == STOPPED
+
+
+def test_a_failure_while_serving_is_an_error_not_a_clean_stop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `posbridge serve` must exit non-zero so that systemd (Restart=on-failure) or launchd
+    # starts it again.
+    from posbridge import listener as listener_module
+
+    async def broken_main_loop(self: Any) -> None:
+        raise RuntimeError("the event loop's sockets broke")
+
+    monkeypatch.setattr(listener_module._Server, "main_loop", broken_main_loop)
+
+    async def main() -> None:
+        listener = Listener(config(tmp_path))
+        with pytest.raises(ListenerError, match="the HTTP server failed: the event loop"):
+            await listener.run()
+        assert listener.status().state == STOPPED
+        Journal(tmp_path / "journal.sqlite3").close()  # closed, and its lock released
+
+    run(main())

@@ -259,11 +259,17 @@ class Listener:
         log.info("listener: stopped")
 
     async def run(self) -> None:
+        """Start, serve until stopped, stop. Raises ListenerError when serving failed, so
+        that ``posbridge serve`` exits non-zero and a service manager restarts it."""
         await self.start()
         try:
             await self.wait()
+        except Exception:
+            pass  # stop() below meets the same failure, logs it and records it in _error
         finally:
             await self.stop()
+        if self._error:
+            raise ListenerError(self._error)
 
     async def _release(self) -> None:
         interrupted: BaseException | None = None
