@@ -226,7 +226,8 @@ def find_terminal(spec: UsbSpec) -> Any:
         if matches and is_accessory(matches[0]):
             return matches[0]
         if not matches and accessories:
-            return accessories[0]  # it is already in accessory mode, under Google's ids
+            # Already in accessory mode (a restart of posbridge), under Google's ids.
+            return _the_only(accessories)
         if not matches:
             raise TransportClosed(f"no USB device {spec.vid:04x}:{spec.pid:04x} found; is the "
                                   "terminal plugged in? ('posbridge devices' lists devices)")
@@ -238,7 +239,7 @@ def find_terminal(spec: UsbSpec) -> Any:
                                  "(GET_PROTOCOL answered no version); is it the terminal?")
         return start_accessory(device, spec)
     if accessories:
-        return accessories[0]
+        return _the_only(accessories)
     denied: list[str] = []
     for device in devices:
         if device.bDeviceClass == HUB_CLASS:
@@ -260,6 +261,29 @@ def find_terminal(spec: UsbSpec) -> Any:
     raise TransportClosed(message)
 
 
+def _the_only(accessories: list[Any]) -> Any:
+    """The one device in accessory mode. With several, which one is this bridge's terminal
+    cannot be told (they all show Google's ids): refused rather than guessed, since driving
+    another bridge's terminal would break one-payment-at-a-time."""
+    if len(accessories) == 1:
+        return accessories[0]
+    raise TransportError(
+        f"{len(accessories)} USB devices are in Android accessory mode "
+        f"({', '.join(describe(d) for d in accessories)}) and posbridge cannot tell which is "
+        "this terminal: unplug and plug in this terminal's cable so that it is switched anew, "
+        "or give each bridge its terminal with --terminal usb:VID:PID before it is switched")
+
+
+def _place(device: Any) -> tuple[int, tuple[int, ...]] | None:
+    """Where the device is plugged in (bus and hub ports), which re-enumeration keeps; None
+    when the platform does not say."""
+    try:
+        ports = device.port_numbers
+    except Exception:  # any backend failure means "not known"
+        return None
+    return (device.bus, tuple(ports)) if ports else None
+
+
 def start_accessory(device: Any, spec: UsbSpec) -> Any:
     """Send the identity strings and START; return the device once it is back in accessory
     mode. Raises TransportError when it does not come back in time."""
@@ -267,6 +291,10 @@ def start_accessory(device: Any, spec: UsbSpec) -> Any:
     import usb.util
 
     what = describe(device)
+    place = _place(device)
+    with _usb_errors("looking for USB devices"):
+        before = {(d.bus, d.address) for d in usb.core.find(
+            find_all=True, backend=get_backend(), custom_match=is_accessory)}
     with _usb_errors(f"switching {what} to accessory mode", device.idVendor):
         for index, text in enumerate(spec.identity.strings()):
             device.ctrl_transfer(0x40, AOA_SEND_STRING, 0, index, text.encode() + b"\0",
@@ -283,9 +311,15 @@ def start_accessory(device: Any, spec: UsbSpec) -> Any:
     while time.monotonic() < deadline:
         time.sleep(LOOK_INTERVAL)
         with _usb_errors("looking for the accessory"):
-            found = usb.core.find(backend=get_backend(), custom_match=is_accessory)
-        if found is not None:
-            return found
+            # This device, come back: an accessory that was not there before the switch,
+            # in the same place when the platform says where devices are plugged in.
+            new = [d for d in usb.core.find(find_all=True, backend=get_backend(),
+                                            custom_match=is_accessory)
+                   if (d.bus, d.address) not in before]
+        if place is not None:
+            new = [d for d in new if _place(d) in (place, None)]
+        if len(new) == 1:
+            return new[0]
     raise TransportError(
         f"{what} was asked to switch to Android accessory mode but did not come back as "
         f"18d1:2d00/2d01 within {spec.accessory_timeout:g} s: is the posbridge app installed "
