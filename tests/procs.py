@@ -23,11 +23,12 @@ HEADERS = {"x-api-version": "v1", "Content-Type": "application/json"}
 class Proc:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.args, self.log, self.env = args, log, env
+        self.prefix: list[str] = []  # a command that runs it (setpriv ...), or none
         self.p: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:
         out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
-        self.p = subprocess.Popen([sys.executable, "-m", "posbridge", *self.args],
+        self.p = subprocess.Popen([*self.prefix, sys.executable, "-m", "posbridge", *self.args],
                                   stdout=out, stderr=subprocess.STDOUT,
                                   env=None if self.env is None else {**os.environ, **self.env})
         out.close()

@@ -66,7 +66,13 @@ def list_usb(*, all_devices: bool = False) -> list[UsbDevice]:
     import usb.core
     import usb.util
 
-    from .transports.usb import HUB_CLASS, aoa_protocol, get_backend, is_accessory
+    from .transports.usb import (
+        HUB_CLASS,
+        aoa_protocol,
+        get_backend,
+        is_accessory,
+        permission_advice,
+    )
 
     found: list[UsbDevice] = []
     for device in usb.core.find(find_all=True, backend=get_backend()):
@@ -83,8 +89,11 @@ def list_usb(*, all_devices: bool = False) -> list[UsbDevice]:
             except (usb.core.USBError, NotImplementedError) as exc:
                 state = "unknown"
                 code = getattr(exc, "errno", None)
-                error = ("permission denied: see docs/operations.md, 'Connecting a terminal'"
-                         if code in (errno.EACCES, errno.EPERM) else str(exc))
+                denied = code in (errno.EACCES, errno.EPERM) or (sys.platform == "win32" and (
+                    isinstance(exc, NotImplementedError) or code == errno.ENOSYS))
+                # What to do, as the bridge says it: this is where users look first.
+                error = (f"permission denied ({exc}). {permission_advice(device.idVendor)}"
+                         if denied else str(exc) or repr(exc))
         strings: list[str | None] = []
         for index in (device.iManufacturer, device.iProduct, device.iSerialNumber):
             text = None
@@ -170,6 +179,7 @@ def _devices_command(args: argparse.Namespace) -> int:
                  "can switch": f"can switch to accessory mode (AOA v{d.aoa_version})",
                  "no": "not an accessory-capable device",
                  "unknown": f"could not be asked: {d.error}"}[d.accessory]
+        state = state.replace("\n", "\n        ")  # the advice's udev rules, indented
         serial = f" serial {d.serial}" if d.serial else ""
         out.write(f"  {d.vid:04x}:{d.pid:04x}  bus {d.bus} address {d.address}  {names}"
                   f"{serial}\n      {state}; --terminal {d.spec}\n")

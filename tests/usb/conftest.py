@@ -92,7 +92,8 @@ class FakeAndroid:
         self.expect(f"DONE {command}")
 
     def reset(self) -> None:
-        """The phone plugged in afresh, in normal (not accessory) mode."""
+        """The phone plugged in afresh, in normal (not accessory) mode, behaving normally."""
+        self.command("normal")
         self.command("unplug")
         self.command("plug")
         self.drain()

@@ -21,10 +21,15 @@ asyncio thread under a lock.
 
 Commands on stdin, one per line: ``unplug`` (the cable is pulled: pending transfers fail
 with ENODEV, the device leaves the bus), ``plug`` (the phone comes back in normal mode, so
-the host must do the accessory handshake again), ``sync`` (does nothing: its ``DONE``
-comes after every event of what the host did before), ``quit``. Events on stdout, one per line:
-``ROOT``, ``ADDED vid:pid devnum``, ``REMOVED devnum``, ``IDENTITY <json>``, ``OUT <len>``
-(each bulk OUT transfer's length, so the tests can see zero-length packets), ``SESSION``.
+the host must do the accessory handshake again), ``stuck`` (from now on the phone takes the
+handshake but, after START, comes back in normal mode instead of as an accessory: no app
+for the accessory, or its prompt refused), ``deny`` (the phone's device node, now and when
+it is plugged in again, is read-only: a process without CAP_DAC_OVERRIDE cannot open it,
+and libusb says LIBUSB_ERROR_ACCESS), ``normal`` (undo ``stuck`` and ``deny``), ``sync``
+(does nothing: its ``DONE`` comes after every event of what the host did before), ``quit``.
+Events on stdout, one per line: ``ROOT``, ``ADDED vid:pid devnum``, ``REMOVED devnum``,
+``IDENTITY <json>``, ``OUT <len>`` (each bulk OUT transfer's length, so the tests can see
+zero-length packets), ``SESSION``.
 """
 
 from __future__ import annotations
@@ -373,6 +378,8 @@ class Bus:
         self.identity: dict[int, str] = {}
         self.gadget: GadgetTransport | None = None
         self.session: asyncio.Task[None] | None = None
+        self.stuck = False  # START leaves the phone in normal mode
+        self.denied = False  # the phone's device node cannot be opened for writing
 
     # on the loop thread ------------------------------------------------------------------
 
@@ -405,8 +412,17 @@ class Bus:
             f"H: descriptors={device.descriptors.hex()}\n"
         ) and f"/sys/devices/usb{n}"
         self.devices[n] = (device, handler)
+        if android:
+            self.protect(device)
         emit(f"ADDED {vid:04x}:{pid:04x} {n}")
         return device
+
+    def protect(self, device: Device) -> None:
+        """The device node's mode: umockdev's preload library opens the testbed's file for
+        the node, so a read-only file refuses libusb's O_RDWR open (EACCES) to a process
+        without CAP_DAC_OVERRIDE, as /dev/bus/usb does to a user without a udev rule."""
+        node = os.path.join(self.testbed.get_root_dir(), device.devnode.lstrip("/"))
+        os.chmod(node, 0o444 if self.denied else 0o644)
 
     def unplug(self, device: Device) -> None:
         device.gone = True  # pending and new transfers now fail with ENODEV
@@ -440,7 +456,10 @@ class Bus:
             return
         emit("IDENTITY " + json.dumps([self.identity.get(i, "") for i in range(6)]))
         self.unplug(device)
-        self.plug_accessory()
+        if self.stuck:
+            self.plug_phone()  # the switch did not happen: back in normal mode
+        else:
+            self.plug_accessory()
 
     def start_session(self) -> None:
         self.end_session()
@@ -520,6 +539,11 @@ async def main() -> int:
         elif command == "plug":
             if not bus.phones():
                 bus.plug_phone()
+        elif command in ("stuck", "deny", "normal"):
+            bus.stuck = command == "stuck" or (bus.stuck and command != "normal")
+            bus.denied = command == "deny" or (bus.denied and command != "normal")
+            for device in bus.phones():
+                bus.protect(device)
         elif command == "sync":
             pass  # the OUT events of finished transfers are already on stdout
         elif command == "quit":

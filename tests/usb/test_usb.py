@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -212,3 +213,104 @@ def test_writes_go_one_packet_per_transfer_and_a_full_last_packet_gets_a_zlp(
         511,            # 511: short, so no zero-length packet
         1,
     ], outs
+
+
+def wait_error(bridge: UsbBridge, text: str, timeout: float = 10) -> dict[str, Any]:
+    """/health once the link is down with ``text`` in its last_error."""
+    deadline = time.monotonic() + timeout
+    health = bridge.health()
+    while time.monotonic() < deadline:
+        if health and not health["terminal"]["connected"] and \
+                text in health["terminal"]["last_error"]:
+            return health
+        time.sleep(0.05)
+        health = bridge.health()
+    raise AssertionError(f"no {text!r} in /health: {health}\n{bridge.proc.text()}\n"
+                         f"{bridge.android.text()}")
+
+
+def test_a_phone_that_never_becomes_an_accessory_times_out_with_advice(
+        android: FakeAndroid, tmp_path: Path) -> None:
+    # The phone takes the identity strings and START, then comes back in normal mode (no
+    # app for the accessory, or its prompt refused): the bridge waits 1 s, not forever.
+    android.command("stuck")
+    bridge = UsbBridge(tmp_path, android, "usb:18d1:4ee1?timeout=1")
+    bridge.proc.start()
+    try:
+        assert android.expect("IDENTITY")
+        assert android.expect("ADDED 18d1:4ee1")  # back, but not as 18d1:2d01
+        health = wait_error(bridge, "did not come back as 18d1:2d00/2d01 within 1 s")
+        assert health["terminal"]["last_error"].endswith(
+            "is the posbridge app installed on the terminal, and was the accessory prompt "
+            "accepted?"), health
+        assert bridge.proc.p is not None and bridge.proc.p.poll() is None, bridge.proc.text()
+        response = bridge.post("/CreatePayment", {"amount": "1.00",
+                                                  "retrieval_reference_number": "stuck-1",
+                                                  "condition_code": "82"})
+        assert response.status_code == 503, response.text
+        assert response.json()["error_code"] == "TERMINAL_NOT_CONNECTED"
+        assert "within 1 s" in response.json()["message"]
+        query = bridge.post("/QueryPayment", {"retrieval_reference_number": "stuck-1"})
+        assert query.status_code == 404, query.text
+        # The app is installed and the prompt accepted: the next attempt switches it.
+        android.command("normal")
+        assert android.expect("ADDED 18d1:2d01", timeout=10)
+        bridge.wait_link(True)
+        assert pay(bridge, "stuck-2", "2.00")["status"] == "pending"
+        assert bridge.wait_status("stuck-2", "approved")["transaction_status"] == "00"
+    finally:
+        bridge.http.close()
+        assert bridge.proc.stop() == 0, bridge.proc.text()
+    journal = Journal(bridge.journal, readonly=True)
+    try:
+        assert [(p.ref, p.status) for p in journal.recent()] == [("stuck-2", "approved")]
+    finally:
+        journal.close()
+
+
+def without_dac_override() -> list[str]:
+    """A command prefix that runs a process the way a user without a udev rule is: as root
+    (the tests' user here) it drops CAP_DAC_OVERRIDE, so file modes apply again."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+LINUX_ADVICE = [
+    "/etc/udev/rules.d/51-posbridge.rules",
+    'SUBSYSTEM=="usb", ATTR{idVendor}=="18d1", MODE="0660", GROUP="plugdev"',
+    "sudo usermod -aG plugdev $USER",
+]
+
+
+def test_a_device_without_permission_gets_the_udev_advice(
+        android: FakeAndroid, tmp_path: Path) -> None:
+    # The phone's device node refuses libusb's open (LIBUSB_ERROR_ACCESS, errno EACCES),
+    # as /dev/bus/usb does for a user without a udev rule.
+    android.command("deny")
+    prefix = without_dac_override()
+    listed = subprocess.run([*prefix, sys.executable, "-m", "posbridge", "devices"],
+                            capture_output=True, text=True, timeout=30,
+                            env={**os.environ, **android.env})
+    assert listed.returncode == 0, listed.stderr
+    assert "18d1:4ee1" in listed.stdout and "permission denied" in listed.stdout, listed.stdout
+    for line in LINUX_ADVICE:
+        assert line in listed.stdout, listed.stdout
+    bridge = UsbBridge(tmp_path, android)
+    bridge.proc.prefix = prefix
+    bridge.proc.start()
+    try:
+        health = wait_error(bridge, "lack of permission")
+        error = health["terminal"]["last_error"]
+        assert "USB 18d1:4ee1" in error, error
+        for line in LINUX_ADVICE:
+            assert line in error, error
+        # The rule is in place and the phone plugged in again: it connects.
+        android.command("normal")
+        bridge.wait_link(True)
+    finally:
+        bridge.http.close()
+        assert bridge.proc.stop() == 0, bridge.proc.text()

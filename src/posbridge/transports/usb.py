@@ -145,7 +145,10 @@ def _translate_usb(what: str, exc: BaseException, vid: int | None = None) -> Tra
     code = getattr(exc, "errno", None)
     if code in (errno.ENODEV, errno.EIO, errno.ENOENT):
         return TransportClosed(f"{what}: the device is gone ({exc})")
-    if code in (errno.EACCES, errno.EPERM) or (code == errno.ENOSYS and sys.platform == "win32"):
+    # On Windows, a device without the WinUSB driver is "not supported" by libusb: pyusb
+    # raises NotImplementedError (or a USBError with ENOSYS).
+    if code in (errno.EACCES, errno.EPERM) or (sys.platform == "win32" and (
+            code == errno.ENOSYS or isinstance(exc, NotImplementedError))):
         return TransportError(f"{what}: permission denied ({exc}). {permission_advice(vid)}")
     if code == errno.EBUSY:
         return TransportError(f"{what}: the device is in use by another program (adb, another "
@@ -158,7 +161,8 @@ def _usb_errors(what: str, vid: int | None = None) -> contextlib.AbstractContext
 
     mapping: dict[type[BaseException], Translation] = {
         usb.core.USBError: lambda w, e: _translate_usb(w, e, vid),
-        NotImplementedError: TransportError,  # the backend cannot do it on this system
+        # The backend cannot do it on this system (on Windows: no WinUSB driver).
+        NotImplementedError: lambda w, e: _translate_usb(w, e, vid),
     }
     return map_errors(mapping, what)
 
