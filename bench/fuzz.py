@@ -21,6 +21,7 @@ import argparse
 import collections
 import json
 import multiprocessing
+import sqlite3
 import sys
 import tempfile
 import time
@@ -85,7 +86,8 @@ def hypothesis_worker(port: int, journal: str | None, count: int, seed: int,
             check_answer(status, body, before, after)
         except (AssertionError, ValueError) as exc:
             failure = f"{request_!r} -> {status} {body[:200]!r}: {exc}"
-        if status == 200 and request_.path == "/CreatePayment":
+        # "/CreatePayment?x=1" is CreatePayment too: the query string is not the path.
+        if status == 200 and request_.path.partition("?")[0] == "/CreatePayment":
             created.append(json.loads(body)["retrieval_reference_number"])
         tally.record(status, failure)
         tally.progress(f"hypothesis worker {seed}")
@@ -176,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             stray = gained - set(created)
             if stray:
                 tally.failures.append(f"payments no CreatePayment was told about: {stray}")
+                print(f"FAILURE: {tally.failures[-1]}", flush=True)
+                with sqlite3.connect(f"file:{stack.journal}?mode=ro", uri=True) as db:
+                    for ref in sorted(stray)[:5]:
+                        for row in db.execute("SELECT at, from_status, to_status, detail "
+                                              "FROM events WHERE ref = ? ORDER BY rowid",
+                                              (ref,)):
+                            print(f"  {ref!r}: {row}", flush=True)
             tally, t0 = Tally(), time.monotonic()
             schemathesis_run(stack, args.schemathesis, tally)
             results["schemathesis"] = (tally, time.monotonic() - t0)
