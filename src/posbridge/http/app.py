@@ -87,12 +87,14 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     and IP addresses only, no cross-site origin, no token)."""
     policy = policy or AccessPolicy()
     def command(
-        model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any]]]
+        model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
     ) -> Handler:
         async def endpoint(request: Request) -> Response:
             _check_version(request)
-            body = models.parse_body(model, await _read_body(request))
-            return _json(await run(body))
+            answer = await run(models.parse_body(model, await _read_body(request)))
+            if isinstance(answer, bytes):  # already encoded
+                return Response(answer, media_type="application/json")
+            return _json(answer)
 
         return endpoint
 
@@ -109,9 +111,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     # payment changes: its encoded answer is made once per state, not once per poll.
     answers: dict[int, tuple[Payment, bytes]] = {}
 
-    async def query_endpoint(request: Request) -> Response:
-        _check_version(request)
-        body = models.parse_body(models.QueryPaymentRequest, await _read_body(request))
+    async def query(body: models.QueryPaymentRequest) -> bytes:
         payment = await service.query_payment(body.retrieval_reference_number)
         hit = answers.get(id(payment))
         if hit is None or hit[0] is not payment:
@@ -119,7 +119,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
                 answers.clear()
             encoded = _ENCODER.encode(models.query_payment_response(payment)).encode()
             hit = answers[id(payment)] = (payment, encoded)
-        return Response(hit[1], media_type="application/json")
+        return hit[1]
 
     async def void(body: models.VoidPaymentRequest) -> dict[str, Any]:
         return models.void_payment_response(
@@ -140,7 +140,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
 
     routes = [
         # QueryPayment first: it is what a POS polls, and routes are tried in order.
-        Route("/QueryPayment", query_endpoint, methods=["POST"]),
+        Route("/QueryPayment", command(models.QueryPaymentRequest, query), methods=["POST"]),
         Route("/CreatePayment", command(models.CreatePaymentRequest, create), methods=["POST"]),
         Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),

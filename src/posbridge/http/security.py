@@ -50,6 +50,8 @@ MAX_HEAD = 32 * 1024
 PUBLIC_PATHS = frozenset({"/openapi.json", *DOCS_PATHS})
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+#: The headers the Gate reads (as uvicorn gives them: lower case), and their names for a person.
+_IDENTITY_HEADERS = {b"host": "Host", b"origin": "Origin", b"authorization": "Authorization"}
 _ORIGIN_RE = re.compile(r"(https?)://([^/?#@\s]+)")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
@@ -202,24 +204,20 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = origin = authorization = None
-        repeated = ""
+        found: dict[bytes, str] = {}
         for name, value in scope["headers"]:
-            if name == b"host":
-                repeated, host = ("Host" if host is not None else repeated), value.decode("latin-1")
-            elif name == b"origin":
-                repeated = "Origin" if origin is not None else repeated
-                origin = value.decode("latin-1")
-            elif name == b"authorization":
-                repeated = "Authorization" if authorization is not None else repeated
-                authorization = value.decode("latin-1")
-        if repeated:
-            # Two answers to "who is asking": no browser sends that, and which one counts
-            # would differ between layers. Refused, not guessed at.
-            await _refuse(errors.InvalidRequest(f"the request gives the {repeated} header "
-                                                "more than once; send it once"),
-                          f"{repeated} header repeated", scope, receive, send)
-            return
+            if name in _IDENTITY_HEADERS:
+                if name in found:
+                    # Two answers to "who is asking": no browser sends that, and which one
+                    # counts would differ between layers. Refused, not guessed at.
+                    repeated = _IDENTITY_HEADERS[name]
+                    await _refuse(errors.InvalidRequest(f"the request gives the {repeated} "
+                                                        "header more than once; send it once"),
+                                  f"{repeated} header repeated", scope, receive, send)
+                    return
+                found[name] = value.decode("latin-1")
+        host, origin = found.get(b"host"), found.get(b"origin")
+        authorization = found.get(b"authorization")
         if not self._host_allowed(host):
             error: errors.PosBridgeError = errors.ForbiddenHost(
                 f"requests for host {_printable(host)} are refused: posbridge answers to "
