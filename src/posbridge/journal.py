@@ -157,7 +157,6 @@ class Journal:
         for reading only, beside a running bridge (support and reconciliation tools)."""
         self.path = Path(path)
         self._cache: dict[str, Payment] | None = None
-        self._generation = 0
         self._lock_fd: int | None = None
         if readonly:
             if not self.path.exists():
@@ -245,13 +244,11 @@ class Journal:
         cache = self._cache
         if cache is not None and (hit := cache.get(ref)) is not None:
             return hit
-        generation = self._generation
         row = self._db.execute("SELECT * FROM payments WHERE ref = ?", (ref,)).fetchone()
         if row is None:
             return None
         payment = Payment(**row)
-        # Kept only if no write began meanwhile, so memory never holds an older state.
-        if cache is not None and generation == self._generation and generation % 2 == 0:
+        if cache is not None:
             if len(cache) >= CACHE_SIZE:
                 cache.clear()
             cache[ref] = payment
@@ -397,21 +394,20 @@ class Journal:
         )
 
     class _Tx:
-        """One write transaction. The generation is odd while it is open; ``get`` caches
-        nothing then, and the cache is emptied when it ends, committed or not."""
+        """One write transaction; the cache of ``get`` is emptied when it ends, committed or
+        not. (The journal is used from one thread, and ``get`` is never called inside a
+        transaction, so nothing read while one is open can outlive it in the cache.)"""
 
         def __init__(self, journal: Journal) -> None:
             self.journal = journal
 
         def __enter__(self) -> None:
-            self.journal._generation += 1
             self.journal._db.execute("BEGIN IMMEDIATE")
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
             try:
                 self.journal._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
             finally:
-                self.journal._generation += 1
                 if self.journal._cache is not None:
                     self.journal._cache.clear()
 
