@@ -17,7 +17,6 @@ from .http.security import (
     TOKEN_ENV,
     AccessPolicy,
     ConfigError,
-    is_loopback_bind,
 )
 from .journal import default_path
 from .terminals import SPEC_HELP
@@ -163,7 +162,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
     """The access policy from the flags and environment, and where the token came from (for
-    the log: never the token itself). Refuses to listen beyond this PC without a token."""
+    the log: never the token itself)."""
     import os
 
     if args.token is not None and args.token_file is not None:
@@ -182,13 +181,7 @@ def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
         token, source = os.environ[TOKEN_ENV], f"token required (from {TOKEN_ENV})"
     else:
         token, source = None, "no token"
-    if token is None and not is_loopback_bind(args.host):
-        raise SystemExit(
-            f"posbridge: refusing to listen on {args.host}: that address can be reached from "
-            "other machines, and anything that reaches the API can take payments. Set an "
-            f"access token (--token-file PATH or the environment variable {TOKEN_ENV}), or "
-            "listen on 127.0.0.1. See docs/security.md"
-        )
+    # Listening beyond this PC without a token is refused by the Listener, for every front end.
     try:
         policy = AccessPolicy.build(token=token, hosts=args.allow_host,
                                     origins=args.allow_origin)

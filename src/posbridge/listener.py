@@ -29,7 +29,7 @@ from typing import Any
 import uvicorn
 
 from . import __version__
-from .http.security import AccessPolicy, GuardedHttpToolsProtocol, is_loopback_bind
+from .http.security import TOKEN_ENV, AccessPolicy, GuardedHttpToolsProtocol, is_loopback_bind
 from .journal import Journal, Payment, default_path
 from .service import BatchSummary, PaymentService, ServiceConfig, parse_amount
 from .terminal import LinkStatus, TerminalClient
@@ -182,8 +182,9 @@ class Listener:
         if config.policy.token is None and not is_loopback_bind(config.host):
             raise ListenerError(
                 f"refusing to listen on {config.host}: that address can be reached from other "
-                "machines, and anything that reaches the API can take payments. Listen on "
-                "127.0.0.1, or set an access token (docs/security.md)"
+                "machines, and anything that reaches the API can take payments. Set an access "
+                f"token (posbridge serve --token-file PATH or the environment variable "
+                f"{TOKEN_ENV}), or listen on 127.0.0.1. See docs/security.md"
             )
         try:
             max_minor = parse_amount(config.max_amount, 10**14)
