@@ -23,9 +23,11 @@ from typing import Any
 
 import httpx
 
+from . import journal
+
 DEFAULT_URL = "http://localhost:8080"
 #: Statuses that never change again (``approved`` can still be voided, by the POS alone).
-FINAL = frozenset({"approved", "declined", "cancelled", "timed_out", "voided", "failed"})
+FINAL = frozenset(journal.FINAL)
 
 Answer = dict[str, Any]
 
@@ -101,11 +103,7 @@ class Client:
         return self._post("/SubmitBatch", {})
 
     def health(self) -> Answer:
-        response = self._http.get("/health")
-        body: Answer = response.json()
-        if response.status_code != 200:
-            raise ApiError(response.status_code, body)
-        return body
+        return _answer(self._http.get("/health"))
 
     def wait_final(self, ref: str, *, poll: float = 0.5, timeout: float | None = None,
                    progress: Callable[[Answer], None] | None = None) -> Answer:
@@ -166,11 +164,7 @@ class AsyncClient:
         return await self._post("/SubmitBatch", {})
 
     async def health(self) -> Answer:
-        response = await self._http.get("/health")
-        body: Answer = response.json()
-        if response.status_code != 200:
-            raise ApiError(response.status_code, body)
-        return body
+        return _answer(await self._http.get("/health"))
 
     async def wait_final(self, ref: str, *, poll: float = 0.5, timeout: float | None = None,
                          progress: Callable[[Answer], None] | None = None) -> Answer:
