@@ -17,6 +17,7 @@ Library errors (OSError, usb.core.USBError, serial.SerialException) are translat
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
@@ -42,6 +43,45 @@ class Transport(Protocol):
 
 
 Connector = Callable[[], Awaitable[Transport]]
+
+
+class Inbox:
+    """The read side of a transport whose bytes are handed to it (by the other end of an
+    in-memory pipe, by a reader thread) rather than read from an asyncio stream: a buffer,
+    an event, and the error that ends it. ``read`` keeps the Transport contract: the bytes
+    there are (at most ``max_bytes``), ``b""`` after ``timeout`` with none, and once ended
+    and drained, the ending error."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._ready = asyncio.Event()
+        self.error: TransportError | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        self._ready.set()
+
+    def end(self, error: TransportError) -> None:
+        """No more bytes will come; the first error given is the one ``read`` raises."""
+        if self.error is None:
+            self.error = error
+        self._ready.set()
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        if not self._buffer and self.error is None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
+                return b""
+        if self._buffer:
+            data = bytes(self._buffer[:max_bytes])
+            del self._buffer[:max_bytes]
+            if not self._buffer and self.error is None:
+                self._ready.clear()
+            return data
+        assert self.error is not None
+        raise self.error
 
 
 #: How one library exception becomes a transport error: a TransportError class (the message

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .base import TransportClosed, TransportError
+from .base import Inbox, TransportClosed, TransportError
 
 log = logging.getLogger("posbridge.transports")
 
@@ -30,9 +30,7 @@ class ThreadedTransport:
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._rx = bytearray()
-        self._ready = asyncio.Event()
-        self._error: TransportError | None = None
+        self._inbox = Inbox()
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self._closed = False
@@ -58,24 +56,11 @@ class ThreadedTransport:
         self._thread.start()
 
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
-        if not self._rx and self._error is None:
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return b""
-        if self._rx:
-            data = bytes(self._rx[:max_bytes])
-            del self._rx[:max_bytes]
-            if not self._rx and self._error is None:
-                self._ready.clear()
-            return data
-        assert self._error is not None
-        raise self._error
+        return await self._inbox.read(max_bytes, timeout)
 
     async def write(self, data: bytes) -> None:
-        if self._error is not None:
-            raise self._error
+        if self._inbox.error is not None:
+            raise self._inbox.error
         await asyncio.to_thread(self._write_locked, data)
 
     async def close(self) -> None:
@@ -83,8 +68,7 @@ class ThreadedTransport:
             return
         self._closed = True
         self._stop.set()
-        if self._error is None:
-            self._fail(TransportClosed(f"{self.description}: closed"))
+        self._inbox.end(TransportClosed(f"{self.description}: closed"))
         await asyncio.to_thread(self._close_locked)
 
     # -- threads --------------------------------------------------------------------------
@@ -110,24 +94,16 @@ class ThreadedTransport:
             try:
                 data = self.read_blocking()
             except TransportError as exc:
-                self._post(self._fail, exc)
+                self._post(self._inbox.end, exc)
                 return
             except Exception as exc:  # never let the thread die silently
                 log.exception("%s: reader failed", self.description)
-                self._post(self._fail, TransportError(f"{self.description}: {exc!r}"))
+                self._post(self._inbox.end, TransportError(f"{self.description}: {exc!r}"))
                 return
             if data:
-                self._post(self._feed, data)
+                self._post(self._inbox.feed, data)
 
     def _post(self, callback: Callable[[Any], None], arg: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
             self._loop.call_soon_threadsafe(callback, arg)
 
-    def _feed(self, data: bytes) -> None:
-        self._rx += data
-        self._ready.set()
-
-    def _fail(self, error: TransportError) -> None:
-        if self._error is None:
-            self._error = error
-        self._ready.set()
