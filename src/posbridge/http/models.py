@@ -7,6 +7,7 @@ documented in docs/api.md.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Literal
 
@@ -134,7 +135,9 @@ def parse_body(model: type[_Body], body: bytes) -> Any:
     return parsed
 
 
-_QUOTED_NAMES: dict[type[BaseModel], tuple[bytes, ...]] = {}
+@functools.cache
+def _quoted_names(model: type[_Body]) -> tuple[bytes, ...]:
+    return tuple(b'"%s"' % name.encode() for name in model.model_fields)
 
 
 def _may_repeat_a_key(body: bytes, model: type[_Body]) -> bool:
@@ -144,10 +147,7 @@ def _may_repeat_a_key(body: bytes, model: type[_Body]) -> bool:
     rest (an escape anywhere, or a value that spells a field's name)."""
     if b"\\" in body:
         return True
-    quoted = _QUOTED_NAMES.get(model)
-    if quoted is None:
-        quoted = _QUOTED_NAMES[model] = tuple(b'"%s"' % n.encode() for n in model.model_fields)
-    return any(body.count(name) > 1 for name in quoted)
+    return any(body.count(name) > 1 for name in _quoted_names(model))
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
