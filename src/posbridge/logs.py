@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import queue
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -29,18 +28,3 @@ def file_handler(path: Path) -> logging.Handler:
                                                    backupCount=BACKUPS, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
     return handler
-
-
-class LineQueueHandler(logging.Handler):
-    """Puts each formatted line on a queue, for a window to show; never blocks the logger."""
-
-    def __init__(self, lines: queue.Queue[str]) -> None:
-        super().__init__()
-        self.lines = lines
-        self.setFormatter(logging.Formatter(FORMAT))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.put_nowait(self.format(record))
-        except Exception:
-            self.handleError(record)

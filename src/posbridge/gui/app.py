@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import queue
 import sys
@@ -40,7 +41,7 @@ def add_command(sub: Any) -> None:
     gui.set_defaults(func=main)
 
 
-def _setup_logging(lines: queue.Queue[str]) -> list[str]:
+def _setup_logging(lines: queue.Queue[logging.LogRecord]) -> list[str]:
     """Log to the console, the log file and the window's pane, all in one format. Returns
     problems to report once the log works."""
     problems = []
@@ -49,7 +50,11 @@ def _setup_logging(lines: queue.Queue[str]) -> list[str]:
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter(logs.FORMAT))
     root.addHandler(console)
-    root.addHandler(logs.LineQueueHandler(lines))
+    # The window's pane: the stdlib's QueueHandler formats each record (its message becomes
+    # the whole line) and never blocks the logger.
+    pane = logging.handlers.QueueHandler(lines)
+    pane.setFormatter(logging.Formatter(logs.FORMAT))
+    root.addHandler(pane)
     try:
         root.addHandler(logs.file_handler(logs.default_file()))
     except OSError as exc:
@@ -59,7 +64,7 @@ def _setup_logging(lines: queue.Queue[str]) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    lines: queue.Queue[str] = queue.Queue()
+    lines: queue.Queue[logging.LogRecord] = queue.Queue()
     problems = _setup_logging(lines)
     try:
         import tkinter as tk

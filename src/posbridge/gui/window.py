@@ -56,7 +56,7 @@ class PanelWindow:
         root: tk.Tk,
         settings: Settings,
         settings_path: Path,
-        log_lines: queue.Queue[str],
+        log_lines: queue.Queue[logging.LogRecord],
         log_dir: Path,
         *,
         listener: ListenerThread | None = None,
@@ -440,7 +440,7 @@ class PanelWindow:
         lines: list[str] = []
         with contextlib.suppress(queue.Empty):
             while len(lines) < 500:
-                lines.append(self.log_lines.get_nowait())
+                lines.append(self.log_lines.get_nowait().getMessage())
         if not lines:
             return
         text = self.log_text
