@@ -249,7 +249,6 @@ class Journal:
                                        isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 5000")
-            self._check_schema()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # The lock is on the file itself, however it is named (a symlink, a relative path).
@@ -324,10 +323,6 @@ class Journal:
             db.execute("ROLLBACK")
             raise
 
-    def _check_schema(self) -> None:
-        row = self._db.execute("SELECT version FROM schema_version").fetchone()
-        self.schema_version = int(row[0]) if row else 0
-
     # -- health -----------------------------------------------------------------------
 
     def check_file(self) -> None:
@@ -358,7 +353,9 @@ class Journal:
     # -- reads ------------------------------------------------------------------------
 
     def get(self, ref: str) -> Payment | None:
-        cache = self._cache
+        # Inside a write transaction the file is changing under this very connection: read
+        # it, and keep nothing (the cache is emptied when the transaction ends anyway).
+        cache = self._cache if not self._depth else None
         if cache is not None and (hit := cache.get(ref)) is not None:
             return hit
         row = self._read_one(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE ref = ?", (ref,))

@@ -101,8 +101,11 @@ def public_status(status: str) -> Status:
 
 
 def transaction_status(status: str, response_code: str) -> str:
+    """The reference's ``transaction_status``. A declined payment shows its decline code,
+    except one that would read as paid ("00") or in progress ("09") to a POS: a confused
+    terminal's "declined, 00" is shown as the generic decline "05"."""
     if status == DECLINED:
-        return response_code or "05"
+        return response_code if response_code not in ("", "00", "09") else "05"
     return TRANSACTION_STATUS[Status(status)]
 
 

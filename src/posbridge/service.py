@@ -662,6 +662,12 @@ class PaymentService:
             return
         ref = sent.ref
         if sent.kind == "sale":
+            payment = self.journal.get(ref)
+            if payment is None or payment.transaction_id or any(
+                    op.ref == ref for op in self.journal.open_ops()):
+                # The payment has gone past its sale (a result, a void in flight): an
+                # acknowledgement, however late, has nothing newer to say.
+                return
             if reply.accepted:
                 self._move(ref, PENDING, "terminal accepted the sale; waiting for the customer",
                            only_from=(RECEIVED, UNKNOWN))
