@@ -473,6 +473,13 @@ def test_a_journal_write_failure_keeps_the_link_and_heals(journal_path: Path,
                 assert str(journal_path) in info.value.message
                 assert "locked" in info.value.message
                 assert r.journal.get("j2") is None
+                # A POS polling meanwhile is answered from the journal, and its polls do not
+                # pile up in memory.
+                kept = len(r.service._backlog)
+                assert kept >= 1  # at least the result, kept in order
+                for _ in range(20):
+                    assert (await r.service.query_payment("j1")).status == "pending"
+                assert len(r.service._backlog) == kept
             finally:
                 other.execute("ROLLBACK")
                 other.close()

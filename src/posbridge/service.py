@@ -393,7 +393,7 @@ class PaymentService:
         payment = self.journal.get(ref)
         if payment is None:
             return await self._from_terminal(ref)
-        if payment.active and self.terminal.connected:
+        if payment.active and self.terminal.connected and not self._backlog:
             try:
                 return await self._ask_terminal(payment)
             except (LinkLost, AnswerTimeout) as exc:
@@ -601,6 +601,10 @@ class PaymentService:
 
     def _on_message(self, message: Message) -> None:
         if self._backlog:  # keep the order: nothing is applied past a message still waiting
+            if isinstance(message, QueryResult):
+                # A query's answer can be asked for again once the journal heals (recovery
+                # does): keeping it would only grow the backlog with every poll.
+                return
             self._backlog.append(message)
             return
         try:
