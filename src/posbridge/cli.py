@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from . import __version__, tools
+from . import __version__, methods, tools
 from .gui import app as gui
 from .http.security import (
     TOKEN_ENV,
@@ -97,15 +97,28 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run a payment terminal simulator. The amount's cents choose what the "
         "customer does: .05 .51 .55 .91 declined with that code, .17 cancelled on the "
         "terminal, .68 timed out, .97 approved but the result message is lost, .98 the link "
-        "drops mid-payment; any other amount is approved after --customer-delay.",
+        "drops mid-payment; any other amount is approved after --customer-delay. With "
+        "--scenario a JSON file lists the outcomes instead, one per payment; with --window "
+        "you click them. For a QR method (PayNow, Alipay, WeChat Pay, GrabPay) the terminal "
+        "makes the QR code the customer would scan and reports it to the bridge.",
     )
     sim.add_argument("--listen", default=DEFAULT_SIM_LISTEN, metavar="tcp://HOST:PORT",
                      help=f"where to listen for the bridge (default {DEFAULT_SIM_LISTEN})")
     sim.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
                      help="how long the simulated customer takes to pay (default 2)")
-    sim.add_argument("--condition-codes", default="00,01,08,59,82", metavar="CODES",
-                     help="comma-separated condition codes the terminal supports "
-                     "(default 00,01,08,59,82)")
+    sim.add_argument("--condition-codes", default=methods.DEFAULT_SPEC,
+                     metavar="CODE[=NAME],...",
+                     help="the payment methods the terminal supports, as condition codes "
+                     "with their names; a known code alone takes its known name (default "
+                     f"{methods.DEFAULT_SPEC})")
+    sim.add_argument("--scenario", metavar="FILE",
+                     help="play the outcomes listed in this JSON file, one per payment, in "
+                     "order, instead of the cents table; sales are refused once it has run "
+                     "out (examples/scenario.json, docs/simulator.md)")
+    sim.add_argument("--window", action="store_true",
+                     help="open a window showing what the customer sees (amount, method, "
+                     "QR code) with buttons for what happens next; each payment waits for "
+                     "a click unless its 'cents table' box is ticked (docs/simulator.md)")
     sim.add_argument("--state", metavar="PATH",
                      help="keep the terminal's own payment record in this JSON file so it "
                      "survives a restart (default: in memory only)")
@@ -195,13 +208,27 @@ async def _simulator(args: argparse.Namespace) -> int:
     from .transports.tcp import parse_tcp_url
 
     host, port = parse_tcp_url(args.listen)
-    codes = tuple(c.strip() for c in args.condition_codes.split(",") if c.strip())
+    try:
+        codes, names = methods.parse_spec(args.condition_codes)
+    except ValueError as exc:
+        raise SystemExit(f"posbridge: --condition-codes: {exc}") from None
+    customer = None
+    if args.scenario:
+        from .simulator.scenario import Scenario, ScenarioError
+
+        try:
+            customer = Scenario.from_file(args.scenario, default_delay=args.customer_delay)
+        except ScenarioError as exc:
+            raise SystemExit(f"posbridge: {exc}") from None
+        log.info("simulator: playing the scenario %s (%d payments)", args.scenario,
+                 len(customer.steps))
     model = TerminalModel(customer_delay=args.customer_delay, condition_codes=codes,
-                          state_path=args.state)
+                          condition_code_names=names, state_path=args.state,
+                          customer=customer)
     server = TerminalServer(model, serial=args.serial)
     tcp = await server.listen_tcp(host, port)
-    log.info("simulator: listening on tcp://%s:%d (condition codes %s)", host, port,
-             ",".join(codes))
+    log.info("simulator: listening on tcp://%s:%d (payment methods %s)", host, port,
+             methods.describe(codes, methods.names_by_code(codes, names)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     import signal

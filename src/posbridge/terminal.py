@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, methods
 from .protocol import (
     PROTOCOL_VERSION,
     Event,
@@ -30,7 +30,7 @@ from .protocol import (
     MessageReceived,
     Role,
 )
-from .protocol.messages import BatchResult, PaymentResult, QueryResult, Reply
+from .protocol.messages import BatchResult, PaymentResult, Progress, QueryResult, Reply
 from .session import LinkRunner
 from .transports import Connector, TransportError
 
@@ -82,6 +82,8 @@ class TerminalClient:
         self._stopping = False
         #: Called with each PaymentResult the terminal reports (must not block).
         self.on_result: Callable[[PaymentResult], None] = lambda result: None
+        #: Called with each Progress (what a pending payment shows; must not block).
+        self.on_progress: Callable[[Progress], None] = lambda progress: None
         #: Called each time the link comes up (must not block; schedule work instead).
         self.on_connected: Callable[[Hello], None] = lambda hello: None
 
@@ -211,9 +213,10 @@ class TerminalClient:
             self._connected.set()
             self._set_state("connected")
             log.info(
-                "link: terminal connected: %s serial %s, app %s, condition codes %s",
+                "link: terminal connected: %s serial %s, app %s, payment methods %s",
                 peer.model or "?", peer.serial or "?", peer.app_version or "?",
-                ",".join(peer.condition_codes) or "none",
+                methods.describe(peer.condition_codes, methods.names_by_code(
+                    peer.condition_codes, peer.condition_code_names)),
             )
             self.on_connected(peer)
         elif isinstance(event, LinkDown):
@@ -233,6 +236,8 @@ class TerminalClient:
             message = event.message
             if isinstance(message, PaymentResult):
                 self.on_result(message)
+            elif isinstance(message, Progress):
+                self.on_progress(message)
             elif isinstance(message, Reply | QueryResult | BatchResult):
                 answered = self._waiting.get(message.rid)
                 if answered is not None and not answered.done():

@@ -48,6 +48,7 @@ class TerminalServer:
             model="posbridge simulator (no real money)",
             app_version=__version__,
             condition_codes=model.condition_codes,
+            condition_code_names=model.condition_code_names,
         )
         self.timers = timers or LinkTimers()
         self._runner: LinkRunner | None = None
@@ -123,4 +124,4 @@ class TerminalServer:
         if runner is not None and runner.link.peer is not None and not runner.link.closed:
             runner.send_nowait(message)
         else:
-            log.info("simulator: no PC connected; %s kept for its query", message)
+            log.info("simulator: no PC connected; %s not sent", message)
