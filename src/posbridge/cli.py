@@ -207,7 +207,10 @@ async def _simulator(args: argparse.Namespace) -> int:
     from .simulator import TerminalModel, TerminalServer
     from .transports.tcp import parse_tcp_url
 
-    host, port = parse_tcp_url(args.listen)
+    try:
+        host, port = parse_tcp_url(args.listen)
+    except ValueError as exc:
+        raise SystemExit(f"posbridge: --listen: {exc}") from None
     try:
         codes, names = methods.parse_spec(args.condition_codes)
     except ValueError as exc:
