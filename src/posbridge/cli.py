@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,9 @@ def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
     return policy, source
 
 
-async def _simulator(args: argparse.Namespace) -> int:
+def _build_simulator(args: argparse.Namespace, customer: Any = None) -> tuple[Any, str, int]:
+    """The simulated terminal the flags describe, not yet listening: (server, host, port).
+    Bad flags end the program with a message."""
     from .simulator import TerminalModel, TerminalServer
     from .transports.tcp import parse_tcp_url
 
@@ -215,8 +218,9 @@ async def _simulator(args: argparse.Namespace) -> int:
         codes, names = methods.parse_spec(args.condition_codes)
     except ValueError as exc:
         raise SystemExit(f"posbridge: --condition-codes: {exc}") from None
-    customer = None
     if args.scenario:
+        if customer is not None:
+            raise SystemExit("posbridge: give --scenario or --window, not both")
         from .simulator.scenario import Scenario, ScenarioError
 
         try:
@@ -225,19 +229,35 @@ async def _simulator(args: argparse.Namespace) -> int:
             raise SystemExit(f"posbridge: {exc}") from None
         log.info("simulator: playing the scenario %s (%d payments)", args.scenario,
                  len(customer.steps))
+    if customer is not None and hasattr(customer, "names"):
+        customer.names = methods.names_by_code(codes, names)
     model = TerminalModel(customer_delay=args.customer_delay, condition_codes=codes,
                           condition_code_names=names, state_path=args.state,
                           customer=customer)
-    server = TerminalServer(model, serial=args.serial)
+    return TerminalServer(model, serial=args.serial), host, port
+
+
+async def _simulator(
+    args: argparse.Namespace,
+    built: tuple[Any, str, int] | None = None,
+    started: Callable[[asyncio.AbstractEventLoop, asyncio.Event], None] | None = None,
+) -> int:
+    server, host, port = built or _build_simulator(args)
+    model = server.model
     tcp = await server.listen_tcp(host, port)
     log.info("simulator: listening on tcp://%s:%d (payment methods %s)", host, port,
-             methods.describe(codes, methods.names_by_code(codes, names)))
+             methods.describe(model.condition_codes, methods.names_by_code(
+                 model.condition_codes, model.condition_code_names)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if started is not None:
+        started(loop, stop)
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows
+        # Windows has no signal handlers in the loop; with --window the loop runs in a
+        # thread (Tk has the main one) and the window's thread handles the signals.
+        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
@@ -245,6 +265,79 @@ async def _simulator(args: argparse.Namespace) -> int:
         tcp.close()
         await server.close()
     log.info("simulator: stopped")
+    return 0
+
+
+def _simulator_window(args: argparse.Namespace) -> int:
+    """``posbridge simulator --window``: Tk on the main thread, the simulator's loop in a
+    thread; closing the window (or SIGINT/SIGTERM) stops both."""
+    import signal
+    import threading
+
+    try:
+        import tkinter as tk
+    except ImportError:
+        raise SystemExit("posbridge: --window needs Tk, which this Python lacks (on Debian "
+                         "and Ubuntu: apt-get install python3-tk)") from None
+    from .simulator.screen import WindowCustomer
+    from .simulator.window import STATE_ENV, TerminalWindow
+
+    customer = WindowCustomer(args.customer_delay)
+    built = _build_simulator(args, customer)  # bad flags end here, before any window
+    try:
+        root = tk.Tk(className="posbridge-terminal")
+    except tk.TclError as exc:
+        raise SystemExit(f"posbridge: --window cannot open a window ({exc}); is there a "
+                         "display?") from None
+    loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+    ended = threading.Event()
+    failed: list[BaseException] = []
+    model = built[0].model
+
+    def started(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        customer.bind(lambda: model.drop_link(), loop)
+        loops.append((loop, stop))
+
+    def simulator_thread() -> None:
+        try:
+            _run(_simulator(args, built, started))
+        except BaseException as exc:  # re-raised on the main thread once Tk is gone
+            failed.append(exc)
+        finally:
+            ended.set()  # Tk is called from its own thread only: the watcher quits it
+
+    def stop_all() -> None:
+        for loop, stop in loops:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                loop.call_soon_threadsafe(stop.set)
+        if not loops:
+            root.quit()
+
+    signalled: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: signalled.append(number))
+
+    def watch_signals() -> None:  # Python runs signal handlers between Tk's callbacks
+        if ended.is_set():
+            root.quit()
+            return
+        if signalled:
+            signalled.clear()
+            stop_all()
+        root.after(100, watch_signals)
+
+    state = os.environ.get(STATE_ENV)
+    TerminalWindow(root, customer, state_file=Path(state) if state else None)
+    root.protocol("WM_DELETE_WINDOW", stop_all)
+    watch_signals()
+    thread = threading.Thread(target=simulator_thread, name="simulator", daemon=True)
+    thread.start()
+    root.mainloop()
+    stop_all()
+    thread.join(10)
+    root.destroy()
+    if failed and not isinstance(failed[0], SystemExit | KeyboardInterrupt):
+        raise failed[0]
     return 0
 
 
@@ -262,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _run(_serve(args))
+        if args.window:
+            return _simulator_window(args)
         return _run(_simulator(args))
     except KeyboardInterrupt:
         return 130
