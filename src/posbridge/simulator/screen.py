@@ -15,6 +15,8 @@ the waiting payment and the following ones back to the cents table (the behaviou
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -156,11 +158,9 @@ class WindowCustomer:
 
     def click(self, button: str, code: str = "") -> None:
         """A button was clicked. A bad decline code shows as the state's ``error``."""
-        loop = self._loop
         if button == "drop_link":
-            if loop is not None:
-                loop.call_soon_threadsafe(self._drop_link)
             self._update(error="")
+            self._to_loop(self._drop_link)
             return
         try:
             outcome = outcome_for(button, code)
@@ -168,15 +168,19 @@ class WindowCustomer:
             self._update(error=str(exc))
             return
         self._update(error="")
-        if loop is not None:
-            loop.call_soon_threadsafe(self._resolve, outcome)
+        self._to_loop(functools.partial(self._resolve, outcome))
 
     def set_auto(self, auto: bool) -> None:
         """Tick or untick "cents table"; ticking it decides a waiting payment now."""
         self._update(auto=auto)
+        if auto:
+            self._to_loop(functools.partial(self._resolve, None))
+
+    def _to_loop(self, call: Callable[[], None]) -> None:
         loop = self._loop
-        if auto and loop is not None:
-            loop.call_soon_threadsafe(self._resolve, None)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the simulator has stopped
+                loop.call_soon_threadsafe(call)
 
     # -- the simulator's loop -----------------------------------------------------------
 

@@ -47,11 +47,17 @@ class TerminalWindow:
         self.top: tk.Tk | tk.Toplevel = (
             master if isinstance(master, tk.Tk) and not own_window else tk.Toplevel(master))
         self.top.title("posbridge terminal simulator")
+        if isinstance(self.top, tk.Toplevel):
+            # Closed beside the panel: the cents table takes over, so no payment waits for
+            # a click that cannot come.
+            self.top.protocol("WM_DELETE_WINDOW", self._closed_by_user)
         self.widgets: dict[str, tk.Widget] = {}
         self._view: ScreenView | None = None
         self._qr_payload = ""
         self._qr: tk.PhotoImage | None = None
         self._written = ""
+        self._after = ""
+        self._closed = False
 
         frame = ttk.Frame(self.top, padding=12)
         frame.pack(fill="both", expand=True)
@@ -105,8 +111,21 @@ class TerminalWindow:
             self._show(view)
             self._view = view
         self._write_state()
-        if again:
-            self.top.after(POLL_MS, self._tick)
+        if again and not self._closed:
+            self._after = self.top.after(POLL_MS, self._tick)
+
+    def _closed_by_user(self) -> None:
+        self.customer.set_auto(True)
+        self.close()
+
+    def close(self) -> None:
+        """Stop showing (the panel closes the window when its listener stops); once only."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._after:
+            self.top.after_cancel(self._after)
+        self.top.destroy()
 
     def _show(self, view: ScreenView) -> None:
         self.top.title(view.title)
