@@ -190,12 +190,16 @@ def _wait(pos: Any, args: argparse.Namespace) -> int:
     last: list[str] = []
 
     def progress(answer: dict[str, Any]) -> None:
-        line = f"{args.ref}: {answer['status']} ({time.monotonic() - started:.1f} s)"
+        # "pending, QR shown": what the terminal shows the customer, when it says so.
+        state = answer["status"] + {"qr_shown": ", QR shown",
+                                    "waiting_for_customer": ", waiting for the customer"
+                                    }.get(answer.get("stage") or "", "")
+        line = f"{args.ref}: {state} ({time.monotonic() - started:.1f} s)"
         if tty:
             print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
-        elif last != [answer["status"]]:
+        elif last != [state]:
             print(line, file=sys.stderr, flush=True)
-        last[:] = [answer["status"]]
+        last[:] = [state]
 
     try:
         answer = pos.wait_final(args.ref, poll=0.3, timeout=args.timeout, progress=progress)
