@@ -63,3 +63,31 @@ def test_bad_flags_are_refused_with_the_reason(args: list[str], says: str) -> No
     out = subprocess.run([sys.executable, "-m", "posbridge", "simulator", *listen, *args],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and says in out.stderr, out.stderr
+
+
+EXPECTED = {"approve": ("approved", "00"), "decline": ("declined", "51"),
+            "cancel": ("cancelled", "17"), "timeout": ("timed_out", "68"),
+            "result_lost": ("approved", "00"), "link_drop": ("approved", "00")}
+
+
+def test_the_example_scenario_through_real_processes(tmp_path: Path) -> None:
+    """examples/scenario.json, sped up, between a real simulator and a real bridge over TCP:
+    the lost result and the dropped link are found by the bridge's recovery."""
+    example = json.loads((Path(__file__).resolve().parents[2] / "examples" /
+                          "scenario.json").read_text())
+    steps = [{**step, "delay": 0.2} for step in example["payments"]]
+    script = tmp_path / "quick.json"
+    script.write_text(json.dumps({**example, "payments": steps}))
+    stack = Stack(tmp_path)
+    stack.sim.args += ["--scenario", str(script)]
+    with stack.running():
+        for i, step in enumerate(steps):
+            ref = f"ex-{i}"
+            r = stack.post("/CreatePayment", {"amount": "10.00", "retrieval_reference_number":
+                                              ref, "condition_code": "82"})
+            assert r.status_code == 200, r.json()
+            status, code = EXPECTED[step["outcome"]]
+            assert stack.wait_status(ref, status, timeout=15)["transaction_status"] == code
+        assert stack.post("/CreatePayment", create("ex-more")).status_code == 409
+    assert "dropping the link mid-payment" in stack.sim.text()
+    assert "result message lost" in stack.sim.text()
