@@ -561,6 +561,8 @@ def test_a_version_1_terminal_is_never_sent_a_batch_query(journal_path: Path,
             await r.until(lambda: r.client.terminal is not None
                           and r.client.terminal.version == 1, what="a v1 session")
             await r.paid("b1")
+            # Nor does the terminal send a v1 host `progress` (also version 2).
+            assert "b1" not in r.service.progress
             r.terminal.next("batch", "lose")
             with pytest.raises(errors.TerminalTimeout):
                 await r.service.submit_batch()

@@ -141,7 +141,7 @@ export interface components {
             retrieval_reference_number: string;
             /**
              * Condition Code
-             * @description Two digits: how the card is presented; the terminal's supported codes are listed by GET /health.
+             * @description Two digits: the payment method (source of funds), as in FOMO Pay's POS API: 82 PayNow, 30 Alipay, 20 WeChat Pay, 50 GrabPay. The terminal's methods are listed by GET /health (payment_methods).
              */
             condition_code: string;
         };
@@ -233,6 +233,18 @@ export interface components {
              * @description true when the journal had no record of this payment and posbridge brought it back from the terminal's own record
              */
             recovered_from_terminal: boolean;
+            /**
+             * Stage
+             * @description while the payment is pending, and once the terminal has reported it: what the customer is shown ("qr_shown": the QR code to scan, "waiting_for_customer": the amount). Absent otherwise
+             * @default null
+             */
+            stage: ("waiting_for_customer" | "qr_shown") | null;
+            /**
+             * Qr Payload
+             * @description with stage qr_shown: the text of the QR code the customer scans (for PayNow an EMVCo/SGQR payload ending in a CRC-16), for the POS to show on a customer display. Absent once the payment is final
+             * @default null
+             */
+            qr_payload: string | null;
         };
         /** SubmitBatchRequest */
         SubmitBatchRequest: Record<string, never>;

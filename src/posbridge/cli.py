@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from . import __version__, tools
+from . import __version__, methods, tools
 from .gui import app as gui
 from .http.security import (
     TOKEN_ENV,
@@ -97,15 +98,28 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run a payment terminal simulator. The amount's cents choose what the "
         "customer does: .05 .51 .55 .91 declined with that code, .17 cancelled on the "
         "terminal, .68 timed out, .97 approved but the result message is lost, .98 the link "
-        "drops mid-payment; any other amount is approved after --customer-delay.",
+        "drops mid-payment; any other amount is approved after --customer-delay. With "
+        "--scenario a JSON file lists the outcomes instead, one per payment; with --window "
+        "you click them. For a QR method (PayNow, Alipay, WeChat Pay, GrabPay) the terminal "
+        "makes the QR code the customer would scan and reports it to the bridge.",
     )
     sim.add_argument("--listen", default=DEFAULT_SIM_LISTEN, metavar="tcp://HOST:PORT",
                      help=f"where to listen for the bridge (default {DEFAULT_SIM_LISTEN})")
     sim.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
                      help="how long the simulated customer takes to pay (default 2)")
-    sim.add_argument("--condition-codes", default="00,01,08,59,82", metavar="CODES",
-                     help="comma-separated condition codes the terminal supports "
-                     "(default 00,01,08,59,82)")
+    sim.add_argument("--condition-codes", default=methods.DEFAULT_SPEC,
+                     metavar="CODE[=NAME],...",
+                     help="the payment methods the terminal supports, as condition codes "
+                     "with their names; a known code alone takes its known name (default "
+                     f"{methods.DEFAULT_SPEC})")
+    sim.add_argument("--scenario", metavar="FILE",
+                     help="play the outcomes listed in this JSON file, one per payment, in "
+                     "order, instead of the cents table; sales are refused once it has run "
+                     "out (examples/scenario.json, docs/simulator.md)")
+    sim.add_argument("--window", action="store_true",
+                     help="open a window showing what the customer sees (amount, method, "
+                     "QR code) with buttons for what happens next; each payment waits for "
+                     "a click unless its 'cents table' box is ticked (docs/simulator.md)")
     sim.add_argument("--state", metavar="PATH",
                      help="keep the terminal's own payment record in this JSON file so it "
                      "survives a restart (default: in memory only)")
@@ -193,24 +207,60 @@ def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
     return policy, source
 
 
-async def _simulator(args: argparse.Namespace) -> int:
+def _build_simulator(args: argparse.Namespace, customer: Any = None) -> tuple[Any, str, int]:
+    """The simulated terminal the flags describe, not yet listening: (server, host, port).
+    Bad flags end the program with a message."""
     from .simulator import TerminalModel, TerminalServer
     from .transports.tcp import parse_tcp_url
 
-    host, port = parse_tcp_url(args.listen)
-    codes = tuple(c.strip() for c in args.condition_codes.split(",") if c.strip())
+    try:
+        host, port = parse_tcp_url(args.listen)
+    except ValueError as exc:
+        raise SystemExit(f"posbridge: --listen: {exc}") from None
+    try:
+        codes, names = methods.parse_spec(args.condition_codes)
+    except ValueError as exc:
+        raise SystemExit(f"posbridge: --condition-codes: {exc}") from None
+    if args.scenario:
+        if customer is not None:
+            raise SystemExit("posbridge: give --scenario or --window, not both")
+        from .simulator.scenario import Scenario, ScenarioError
+
+        try:
+            customer = Scenario.from_file(args.scenario, default_delay=args.customer_delay)
+        except ScenarioError as exc:
+            raise SystemExit(f"posbridge: {exc}") from None
+        log.info("simulator: playing the scenario %s (%d payments)", args.scenario,
+                 len(customer.steps))
+    if customer is not None and hasattr(customer, "names"):
+        customer.names = methods.names_by_code(codes, names)
     model = TerminalModel(customer_delay=args.customer_delay, condition_codes=codes,
-                          state_path=args.state, settle_delay=args.settle_delay)
-    server = TerminalServer(model, serial=args.serial)
+                          condition_code_names=names, state_path=args.state,
+                          customer=customer, settle_delay=args.settle_delay)
+    return TerminalServer(model, serial=args.serial), host, port
+
+
+async def _simulator(
+    args: argparse.Namespace,
+    built: tuple[Any, str, int] | None = None,
+    started: Callable[[asyncio.AbstractEventLoop, asyncio.Event], None] | None = None,
+) -> int:
+    server, host, port = built or _build_simulator(args)
+    model = server.model
     tcp = await server.listen_tcp(host, port)
-    log.info("simulator: listening on tcp://%s:%d (condition codes %s)", host, port,
-             ",".join(codes))
+    log.info("simulator: listening on tcp://%s:%d (payment methods %s)", host, port,
+             methods.describe(model.condition_codes, methods.names_by_code(
+                 model.condition_codes, model.condition_code_names)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if started is not None:
+        started(loop, stop)
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows
+        # Windows has no signal handlers in the loop; with --window the loop runs in a
+        # thread (Tk has the main one) and the window's thread handles the signals.
+        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
@@ -218,6 +268,79 @@ async def _simulator(args: argparse.Namespace) -> int:
         tcp.close()
         await server.close()
     log.info("simulator: stopped")
+    return 0
+
+
+def _simulator_window(args: argparse.Namespace) -> int:
+    """``posbridge simulator --window``: Tk on the main thread, the simulator's loop in a
+    thread; closing the window (or SIGINT/SIGTERM) stops both."""
+    import signal
+    import threading
+
+    try:
+        import tkinter as tk
+    except ImportError:
+        raise SystemExit("posbridge: --window needs Tk, which this Python lacks (on Debian "
+                         "and Ubuntu: apt-get install python3-tk)") from None
+    from .simulator.screen import WindowCustomer
+    from .simulator.window import STATE_ENV, TerminalWindow
+
+    customer = WindowCustomer(args.customer_delay)
+    built = _build_simulator(args, customer)  # bad flags end here, before any window
+    try:
+        root = tk.Tk(className="posbridge-terminal")
+    except tk.TclError as exc:
+        raise SystemExit(f"posbridge: --window cannot open a window ({exc}); is there a "
+                         "display?") from None
+    loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+    ended = threading.Event()
+    failed: list[BaseException] = []
+    model = built[0].model
+
+    def started(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        customer.bind(lambda: model.drop_link(), loop)
+        loops.append((loop, stop))
+
+    def simulator_thread() -> None:
+        try:
+            _run(_simulator(args, built, started))
+        except BaseException as exc:  # re-raised on the main thread once Tk is gone
+            failed.append(exc)
+        finally:
+            ended.set()  # Tk is called from its own thread only: the watcher quits it
+
+    def stop_all() -> None:
+        for loop, stop in loops:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                loop.call_soon_threadsafe(stop.set)
+        if not loops:
+            root.quit()
+
+    signalled: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: signalled.append(number))
+
+    def watch_signals() -> None:  # Python runs signal handlers between Tk's callbacks
+        if ended.is_set():
+            root.quit()
+            return
+        if signalled:
+            signalled.clear()
+            stop_all()
+        root.after(100, watch_signals)
+
+    state = os.environ.get(STATE_ENV)
+    TerminalWindow(root, customer, state_file=Path(state) if state else None)
+    root.protocol("WM_DELETE_WINDOW", stop_all)
+    watch_signals()
+    thread = threading.Thread(target=simulator_thread, name="simulator", daemon=True)
+    thread.start()
+    root.mainloop()
+    stop_all()
+    thread.join(10)
+    root.destroy()
+    if failed and not isinstance(failed[0], SystemExit | KeyboardInterrupt):
+        raise failed[0]
     return 0
 
 
@@ -235,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _run(_serve(args))
+        if args.window:
+            return _simulator_window(args)
         return _run(_simulator(args))
     except KeyboardInterrupt:
         return 130

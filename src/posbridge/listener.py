@@ -56,6 +56,8 @@ class ListenerConfig:
     terminal_timeout: float = 5.0
     max_amount: str = "999999.99"
     customer_delay: float = 2.0  # for the built-in simulator
+    #: The built-in simulator's customer (simulator/customer.py); None: the cents table.
+    customer: Any = field(default=None, compare=False)
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     token_source: str = ""  # where the token came from, for the log (never the token)
     access_log: bool = False
@@ -191,7 +193,8 @@ class Listener:
         except Exception as exc:
             raise ListenerError(f"maximum amount: {exc}") from None
         try:
-            choice = choose_terminal(config.terminal, customer_delay=config.customer_delay)
+            choice = choose_terminal(config.terminal, customer_delay=config.customer_delay,
+                                     customer=config.customer)
         except TerminalSpecError as exc:
             raise ListenerError(str(exc)) from None
         self._choice = choice

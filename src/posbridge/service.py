@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from . import errors, payments
+from . import errors, methods, payments
 from .journal import IllegalTransition, Journal, JournalError, JournalReplaced, Payment
 from .payments import (
     APPROVED,
@@ -59,6 +59,7 @@ from .protocol.messages import (
     Hello,
     Message,
     PaymentResult,
+    Progress,
     Query,
     QueryResult,
     Reply,
@@ -188,7 +189,11 @@ class PaymentService:
         #: Called once when the journal is gone for good (deleted or replaced): the listener
         #: stops serving, so that the process exits non-zero and is restarted.
         self.on_fatal: Callable[[str], None] = lambda reason: None
+        #: The latest Progress per pending payment (what the customer is shown, the QR
+        #: payload): informational, so in memory only; QueryPayment shows it while pending.
+        self.progress: dict[str, Progress] = {}
         terminal.on_message = self._on_message
+        terminal.on_progress = self._on_progress
         terminal.on_connected = self._on_connected
 
     # -- lifecycle --------------------------------------------------------------------
@@ -270,12 +275,16 @@ class PaymentService:
         await self._require_terminal()
         if self.journal.active():
             raise self._busy_payment()
-        supported = self.terminal.terminal.condition_codes if self.terminal.terminal else ()
+        peer = self.terminal.terminal
+        supported = peer.condition_codes if peer else ()
         if condition_code not in supported:
+            names = peer.condition_code_names if peer else ()
             raise errors.UnsupportedConditionCode(
-                f"condition code {condition_code!r} is not supported by the terminal; "
-                f"supported: {', '.join(supported) or 'none'}",
+                f"condition code {condition_code!r} is not a payment method of the "
+                "terminal; supported: "
+                f"{methods.describe(supported, methods.names_by_code(supported, names))}",
                 supported_condition_codes=list(supported),
+                supported_payment_methods=methods.listing(supported, names),
             )
         retry = existing is not None
         if retry:  # a failed payment sent again: it starts over
@@ -848,6 +857,24 @@ class PaymentService:
                 log.error("%s: could not journal the payment recovered from the terminal: %s",
                           _printable(ref), exc)
 
+    def _on_progress(self, progress: Progress) -> None:
+        payment = self.journal.get(progress.ref)
+        if payment is None or not payment.active:
+            log.info("terminal reported progress for %r, which is not pending; ignored",
+                     progress.ref)
+            return
+        # One payment at a time: what ended is dropped here, so the map stays small.
+        for ref in [r for r in self.progress if r != progress.ref]:
+            done = self.journal.get(ref)
+            if done is None or not done.active:
+                del self.progress[ref]
+        self.progress[progress.ref] = progress
+        log.info("%s: the terminal shows the customer: %s", progress.ref, progress.stage)
+
+    def progress_of(self, payment: Payment) -> Progress | None:
+        """What the terminal last showed for ``payment``, while it is not final."""
+        return self.progress.get(payment.ref) if payment.active else None
+
     def _on_connected(self, hello: Hello) -> None:
         self._wake.set()
 
@@ -1096,6 +1123,8 @@ def _refusal(reply: Reply, ref: str) -> errors.PosBridgeError:
                                    held_by={"command": "terminal"})
     if reason == "unsupported_condition_code":
         return errors.UnsupportedConditionCode(f"the terminal refused the condition code{detail}")
+    if reason == "customer_unavailable":
+        return errors.TerminalRefused(f"the terminal cannot take a payment now{detail}")
     if reason == "duplicate_reference":
         return errors.ReferenceConflict(
             f"the terminal already has a payment with reference {ref!r}{detail}"

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, methods
 from .protocol import (
     PROTOCOL_VERSION,
     Event,
@@ -30,7 +30,7 @@ from .protocol import (
     MessageReceived,
     Role,
 )
-from .protocol.messages import BatchResult, PaymentResult, QueryResult, Reply
+from .protocol.messages import BatchResult, PaymentResult, Progress, QueryResult, Reply
 from .session import LinkRunner
 from .transports import Connector, TransportError
 
@@ -85,6 +85,8 @@ class TerminalClient:
         #: The service journals each answer here, so a late answer is applied like a timely
         #: one and an older answer can never be applied after a newer one.
         self.on_message: Callable[[Message], None] = lambda message: None
+        #: Called with each Progress (what a pending payment shows; must not block).
+        self.on_progress: Callable[[Progress], None] = lambda progress: None
         #: Called each time the link comes up (must not block; schedule work instead).
         self.on_connected: Callable[[Hello], None] = lambda hello: None
 
@@ -218,9 +220,10 @@ class TerminalClient:
             self._connected.set()
             self._set_state("connected")
             log.info(
-                "link: terminal connected: %s serial %s, app %s, condition codes %s",
+                "link: terminal connected: %s serial %s, app %s, payment methods %s",
                 peer.model or "?", peer.serial or "?", peer.app_version or "?",
-                ",".join(peer.condition_codes) or "none",
+                methods.describe(peer.condition_codes, methods.names_by_code(
+                    peer.condition_codes, peer.condition_code_names)),
             )
             try:
                 self.on_connected(peer)
@@ -241,6 +244,12 @@ class TerminalClient:
                     future.set_exception(LinkLost(f"the link went down: {event.reason}"))
         elif isinstance(event, MessageReceived):
             message = event.message
+            if isinstance(message, Progress):
+                try:
+                    self.on_progress(message)
+                except Exception:
+                    log.exception("link: handling Progress failed")
+                return
             if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult):
                 log.warning("link: unexpected message from the terminal: %s", message)
                 return

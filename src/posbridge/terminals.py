@@ -6,9 +6,11 @@ every other front end (the desktop panel) accept the same specs with the same er
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .transports import Connector
 
@@ -38,12 +40,19 @@ class TerminalChoice:
             await close()
 
 
-def choose_terminal(spec: str, *, customer_delay: float = 2.0) -> TerminalChoice:
-    """The terminal for ``spec``; TerminalSpecError when it is not understood."""
+def choose_terminal(spec: str, *, customer_delay: float = 2.0,
+                    customer: Any = None) -> TerminalChoice:
+    """The terminal for ``spec``; TerminalSpecError when it is not understood. ``customer``
+    decides the built-in simulator's payments (the cents table when None); a window's
+    customer is bound to this loop here, so call this from the loop that will run it."""
     if spec == "simulator":
         from .simulator import TerminalModel, TerminalServer
+        from .simulator.screen import WindowCustomer
 
-        simulator = TerminalServer(TerminalModel(customer_delay=customer_delay))
+        model = TerminalModel(customer_delay=customer_delay, customer=customer)
+        if isinstance(customer, WindowCustomer):
+            customer.bind(lambda: model.drop_link(), asyncio.get_running_loop())
+        simulator = TerminalServer(model)
         return TerminalChoice(simulator.connect_in_process, "in-process simulator",
                               simulated=True, closers=[simulator.close])
     if spec.startswith("tcp://"):

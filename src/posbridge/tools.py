@@ -57,6 +57,8 @@ def add_api_commands(sub: Any) -> None:
     void = command("void", "void an approved payment (VoidPayment)")
     void.add_argument("ref")
     command("batch", "submit the day's batch (SubmitBatch)")
+    command("status", "show the terminal, its payment methods and the payment in progress "
+            "(GET /health)")
 
 
 def add_journal_command(sub: Any, default_journal: str) -> None:
@@ -131,10 +133,40 @@ def _run_api(pos: Any, args: argparse.Namespace) -> int:
         answer = pos.cancel_payment()
     elif args.command == "void":
         answer = pos.void_payment(args.ref)
+    elif args.command == "status":
+        answer = pos.health()
+        if not args.json:
+            print(status_text(answer))
+            return EXIT_OK
     else:
         answer = pos.submit_batch()
     _print(answer, args.json)
     return EXIT_OK
+
+
+def status_text(health: dict[str, Any]) -> str:
+    """``posbridge status``: the /health answer for a person, methods by name."""
+    t = health.get("terminal", {})
+    if t.get("connected"):
+        lines = [f"terminal: connected since {t.get('since')}: {t.get('model') or '?'}, "
+                 f"serial {t.get('serial') or '?'}, app {t.get('app_version') or '?'}"]
+    else:
+        why = f": {t['last_error']}" if t.get("last_error") else ""
+        lines = [f"terminal: {t.get('state', 'unknown')}{why}"]
+    lines.append(f"link: {t.get('link') or '?'}")
+    found = t.get("payment_methods") or []
+    if found:
+        lines.append("payment methods (condition_code):")
+        for m in found:
+            qr = "  QR" if m.get("qr") else ""
+            lines.append(f"  {m['condition_code']}  {m.get('name') or '(no name)'}{qr}")
+    else:
+        lines.append("payment methods: none known (the terminal is not connected)")
+    current = health.get("payment_in_progress")
+    lines.append("payment in progress: " + (
+        f"{current['retrieval_reference_number']} ({current['status']})" if current
+        else "none"))
+    return "\n".join(lines)
 
 
 def _outcome_unknown(exc: Exception) -> bool:
@@ -158,12 +190,16 @@ def _wait(pos: Any, args: argparse.Namespace) -> int:
     last: list[str] = []
 
     def progress(answer: dict[str, Any]) -> None:
-        line = f"{args.ref}: {answer['status']} ({time.monotonic() - started:.1f} s)"
+        # "pending, QR shown": what the terminal shows the customer, when it says so.
+        state = answer["status"] + {"qr_shown": ", QR shown",
+                                    "waiting_for_customer": ", waiting for the customer"
+                                    }.get(answer.get("stage") or "", "")
+        line = f"{args.ref}: {state} ({time.monotonic() - started:.1f} s)"
         if tty:
             print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
-        elif last != [answer["status"]]:
+        elif last != [state]:
             print(line, file=sys.stderr, flush=True)
-        last[:] = [answer["status"]]
+        last[:] = [state]
 
     try:
         answer = pos.wait_final(args.ref, poll=0.3, timeout=args.timeout, progress=progress)

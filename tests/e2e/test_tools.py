@@ -93,6 +93,7 @@ def test_cli_pay_wait_exit_codes(stack: Stack) -> None:
     assert out.returncode == 0, out.stderr
     assert "status: approved" in out.stdout and "transaction_status: 00" in out.stdout
     assert "cli-1: pending" in out.stderr  # the progress line
+    assert "cli-1: pending, QR shown" in out.stderr  # PayNow: the terminal shows its QR
 
     out = cli("pay", "1.51", "--ref", "cli-2", "--wait", "--json", *url)
     assert out.returncode == 3, out.stderr

@@ -108,9 +108,20 @@ def test_running_and_connected_shows_the_terminal_and_when_it_was_last_heard() -
     view = present(running(link("connected")), NOW, NETWORK)
     assert (view.terminal.text, view.terminal.colour) == (
         "Connected: Verifone X, serial A123", GREEN)
-    assert view.terminal_detail == "app 2.4.1; condition codes 00,82; last heard 0.4 s ago"
+    # A terminal that names no method: the known code by its known name, the other bare.
+    assert view.terminal_detail == ("app 2.4.1; payment methods 00, 82 PayNow; "
+                                    "last heard 0.4 s ago")
     assert (view.payment.text, view.payment.colour) == ("No payment on the terminal", GREY)
     assert buttons(view) == (False, True, True, False)
+
+
+def test_the_terminal_s_own_method_names_are_shown() -> None:
+    named = Hello(role="terminal", version=2, session="s", serial="A1", model="M",
+                  app_version="1", condition_codes=("82", "30", "99"),
+                  condition_code_names=("PayNow", "Alipay", "Visa QR"))
+    view = present(running(link("connected", peer=named)), NOW, NETWORK)
+    assert view.terminal_detail.startswith(
+        "app 1; payment methods 82 PayNow, 30 Alipay, 99 Visa QR; ")
 
 
 def test_disconnected_shows_the_error_in_red() -> None:

@@ -22,6 +22,7 @@ from posbridge.protocol.messages import (
     Hello,
     Message,
     PaymentResult,
+    Progress,
     Query,
     QueryResult,
     Reply,
@@ -107,11 +108,12 @@ application = st.one_of(
     st.builds(BatchResult, rid, st.integers(0, 10**6), st.integers(0, 10**6),
               st.integers(0, 10**12), st.lists(text, max_size=5).map(tuple)),
     st.builds(PaymentResult, text, text, text, text),
+    st.builds(Progress, text, text, st.text(max_size=300)),
 )
 messages = st.one_of(
     application,
     st.builds(Hello, text, st.integers(0, 9), text, text, text, text,
-              st.lists(text, max_size=4).map(tuple)),
+              st.lists(text, max_size=4).map(tuple), st.lists(text, max_size=4).map(tuple)),
     st.builds(Ack, st.integers(0, 2**31)),
     st.just(Heartbeat()),
     st.builds(Data, st.integers(1, 2**31), application),
@@ -140,9 +142,11 @@ json_values = st.recursive(
 
 @settings(max_examples=500, deadline=None)
 @given(st.sampled_from(["hello", "ack", "hb", "data", "sale", "cancel", "query", "void",
-                        "batch", "reply", "query_result", "batch_result", "result", "nope"]),
+                        "batch", "reply", "query_result", "batch_result", "result", "progress",
+                        "nope"]),
        st.dictionaries(st.sampled_from(["rid", "ref", "amount", "seq", "m", "accepted",
-                                        "refs", "condition_codes", "role", "version"]),
+                                        "refs", "condition_codes", "condition_code_names",
+                                        "role", "version", "stage", "qr_payload"]),
                        json_values, max_size=6))
 def test_wrong_shapes_raise_only_remote_protocol_error(kind: str, fields: dict[str, object]
                                                        ) -> None:
@@ -151,7 +155,25 @@ def test_wrong_shapes_raise_only_remote_protocol_error(kind: str, fields: dict[s
         decode_message(payload)
 
 
+def test_a_hello_without_names_still_decodes() -> None:
+    # A terminal that sends codes only (before condition_code_names existed).
+    hello = decode_message(b'{"k":"hello","role":"terminal","version":2,"session":"s",'
+                           b'"condition_codes":["82","30"]}')
+    assert isinstance(hello, Hello)
+    assert hello.condition_codes == ("82", "30") and hello.condition_code_names == ()
+
+
+def test_progress_on_the_wire() -> None:
+    payload = encode_message(Progress("inv-1", "qr_shown", "000201"))
+    assert json.loads(payload) == {"k": "progress", "ref": "inv-1", "stage": "qr_shown",
+                                   "qr_payload": "000201"}
+    assert decode_message(b'{"k":"progress","ref":"r","stage":"waiting_for_customer"}') == (
+        Progress("r", "waiting_for_customer"))
+
+
 @pytest.mark.parametrize("payload", [
+    b'{"k":"progress","ref":"r"}',
+    b'{"k":"progress","ref":"r","stage":"qr_shown","qr_payload":7}',
     b'{"k":"sale","rid":true,"ref":"x","amount":1,"condition_code":"82"}',
     b'{"k":"sale","rid":1,"ref":"x","amount":1.5,"condition_code":"82"}',
     b'{"k":"sale","rid":1,"ref":"x","condition_code":"82"}',

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .. import methods
 from ..http.security import is_loopback_bind
 from ..journal import ACTIVE, APPROVED, RECEIVED, UNKNOWN, Payment
 from ..listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerConfig, ListenerStatus
@@ -91,10 +92,11 @@ def _terminal(status: ListenerStatus, now: float) -> tuple[Light, str]:
     heard = f"last heard {ago(now - link.last_rx)}" if link.last_rx else "not heard yet"
     if link.state == "connected" and link.terminal is not None:
         peer = link.terminal
-        codes = ",".join(peer.condition_codes) or "none"
+        codes = methods.describe(peer.condition_codes, methods.names_by_code(
+            peer.condition_codes, peer.condition_code_names))
         return (Light(f"Connected: {peer.model or 'unknown model'}, serial {peer.serial or '?'}",
                       GREEN),
-                f"app {peer.app_version or '?'}; condition codes {codes}; {heard}")
+                f"app {peer.app_version or '?'}; payment methods {codes}; {heard}")
     if link.state == "disconnected":
         reason = link.last_error or "the link is down"
         return (Light(f"Not connected: {reason}", RED),

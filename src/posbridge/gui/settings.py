@@ -27,6 +27,9 @@ class Settings:
     #: The network address typed last, kept when another terminal is chosen.
     address: str = "tcp://127.0.0.1:9100"
     customer_delay: float = 2.0  # for the built-in simulator
+    #: The built-in simulator opens its terminal window, where each payment waits for a
+    #: click (posbridge simulator --window); off: the cents table decides.
+    simulator_window: bool = False
     start_minimized: bool = False
     autostart: bool = False
     journal: str = ""  # "" is the default journal in the user's data folder

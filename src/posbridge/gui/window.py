@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from .. import errors
 from ..journal import Journal, default_path
-from ..listener import ListenerStatus, ListenerThread
+from ..listener import ListenerConfig, ListenerStatus, ListenerThread
 from . import presenter
 from .choices import TerminalOption, option_for, terminal_options
 from .settings import Settings, save
@@ -80,6 +80,7 @@ class PanelWindow:
         self._signalled = False
         self._shown_state = ""
         self.widgets: dict[str, Any] = {}  # the named ones: tests find and click them
+        self.terminal_window: Any = None  # the simulator's, while its listener runs
         self.options: list[TerminalOption] = []
         self._build()
         self._load_form()
@@ -117,6 +118,7 @@ class PanelWindow:
         self.address = tk.StringVar()
         self.minimized = tk.BooleanVar()
         self.autostart = tk.BooleanVar()
+        self.simulator_window = tk.BooleanVar()
         ttk.Label(form, text="Host").grid(row=0, column=0, sticky="w")
         self._add("host", ttk.Entry(form, textvariable=self.host, width=16)).grid(
             row=0, column=1, sticky="w", padx=(4, 12))
@@ -133,6 +135,10 @@ class PanelWindow:
         ttk.Label(form, text="Address").grid(row=2, column=0, sticky="w", pady=(6, 0))
         self._add("address", ttk.Entry(form, textvariable=self.address, width=30)).grid(
             row=2, column=1, columnspan=3, sticky="w", padx=(4, 12), pady=(6, 0))
+        self._add("simulator_window", ttk.Checkbutton(
+            form, text="Simulator: a terminal window to click", variable=self.simulator_window,
+            command=self._save_settings)).grid(row=2, column=4, columnspan=2, sticky="w",
+                                               pady=(6, 0))
         buttons = ttk.Frame(form)
         buttons.grid(row=3, column=0, columnspan=6, sticky="w", pady=(8, 0))
         self._add("start", ttk.Button(buttons, text="Start listener", command=self.start)).pack(
@@ -235,6 +241,7 @@ class PanelWindow:
         self.address.set(s.address)
         self.minimized.set(s.start_minimized)
         self.autostart.set(s.autostart)
+        self.simulator_window.set(s.simulator_window)
         self._refresh_terminals(select=s.terminal)
         if s.geometry:
             with contextlib.suppress(tk.TclError):
@@ -261,6 +268,7 @@ class PanelWindow:
     def _save_settings(self) -> None:
         s = self.settings
         s.start_minimized, s.autostart = self.minimized.get(), self.autostart.get()
+        s.simulator_window = self.simulator_window.get()
         with contextlib.suppress(tk.TclError):
             s.geometry = self.root.geometry()
         try:
@@ -292,6 +300,9 @@ class PanelWindow:
         self._save_settings()
         log.info("panel: starting the listener on %s:%d with terminal %s", config.host,
                  config.port, config.terminal)
+        self._close_terminal_window()
+        if option.simulated and self.simulator_window.get():
+            config = self._open_terminal_window(config)
         self.listener.start(config)
         self._apply(force=True)
 
@@ -303,8 +314,26 @@ class PanelWindow:
                                                 default="no", parent=self.root):
             return
         log.info("panel: stopping the listener")
+        self._close_terminal_window()
         self.listener.stop()
         self._apply(force=True)
+
+    def _open_terminal_window(self, config: ListenerConfig) -> ListenerConfig:
+        """The simulator's terminal window beside the panel; its customer goes to the
+        listener's simulator, which runs in the listener's thread (screen.py)."""
+        from ..simulator.screen import WindowCustomer
+        from ..simulator.window import STATE_ENV, TerminalWindow
+
+        customer = WindowCustomer(config.customer_delay)
+        state = os.environ.get(STATE_ENV)
+        self.terminal_window = TerminalWindow(self.root, customer, own_window=True,
+                                              state_file=Path(state) if state else None)
+        return replace(config, customer=customer)
+
+    def _close_terminal_window(self) -> None:
+        if self.terminal_window is not None:
+            self.terminal_window.close()
+            self.terminal_window = None
 
     def _fresh_status(self) -> ListenerStatus:
         """The status, with the payment on the terminal read from the journal now: the
@@ -431,6 +460,7 @@ class PanelWindow:
             self._enable(name, view.form_enabled)
         self.widgets["terminal"].configure(state="readonly" if view.form_enabled else "disabled")
         self._enable("address", view.form_enabled and self.selected().takes_address)
+        self._enable("simulator_window", view.form_enabled and self.selected().simulated)
         self._write_state()
 
     def _enable(self, name: str, enabled: bool) -> None:

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import errors
+from .. import errors, methods
 from ..journal import Payment
+from ..protocol.messages import Progress
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
 from .security import AccessPolicy, Gate
@@ -108,18 +109,20 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         return models.cancel_payment_response(await service.cancel_payment())
 
     # A POS polls QueryPayment, and the journal hands out the same Payment object until the
-    # payment changes: its encoded answer is made once per state, not once per poll.
-    answers: dict[int, tuple[Payment, bytes]] = {}
+    # payment changes: its encoded answer is made once per state (and, while it is pending,
+    # per progress report from the terminal), not once per poll.
+    answers: dict[int, tuple[Payment, Progress | None, bytes]] = {}
 
     async def query(body: models.QueryPaymentRequest) -> bytes:
         payment = await service.query_payment(body.retrieval_reference_number)
+        progress = service.progress_of(payment)
         hit = answers.get(id(payment))
-        if hit is None or hit[0] is not payment:
+        if hit is None or hit[0] is not payment or hit[1] is not progress:
             if len(answers) >= 1024:
                 answers.clear()
-            encoded = _ENCODER.encode(models.query_payment_response(payment)).encode()
-            hit = answers[id(payment)] = (payment, encoded)
-        return hit[1]
+            encoded = _ENCODER.encode(models.query_payment_response(payment, progress)).encode()
+            hit = answers[id(payment)] = (payment, progress, encoded)
+        return hit[2]
 
     async def void(body: models.VoidPaymentRequest) -> dict[str, Any]:
         return models.void_payment_response(
@@ -181,6 +184,8 @@ def health_body(service: PaymentService) -> dict[str, Any]:
             "model": peer.model if peer else None,
             "app_version": peer.app_version if peer else None,
             "condition_codes": list(peer.condition_codes) if peer else [],
+            "payment_methods": (methods.listing(peer.condition_codes, peer.condition_code_names)
+                                if peer else []),
         },
         "payment_in_progress": (
             {"retrieval_reference_number": current.ref, "status": public_status(current)}

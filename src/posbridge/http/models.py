@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import errors, payments
 from ..journal import Payment
+from ..protocol.messages import Progress
 from ..service import BatchSummary, format_minor, public_status, shown, transaction_status
 
 
@@ -39,8 +40,9 @@ class CreatePaymentRequest(_Body):
     )
     retrieval_reference_number: str = _REF
     condition_code: str = Field(
-        description="Two digits: how the card is presented; the terminal's supported codes "
-        "are listed by GET /health.",
+        description="Two digits: the payment method (source of funds), as in FOMO Pay's POS "
+        "API: 82 PayNow, 30 Alipay, 20 WeChat Pay, 50 GrabPay. The terminal's methods are "
+        "listed by GET /health (payment_methods).",
         json_schema_extra={"pattern": payments.CONDITION_CODE_PATTERN},
     )
 
@@ -103,6 +105,14 @@ class QueryPaymentResponse(_Answer):
     recovered_from_terminal: bool = Field(
         description="true when the journal had no record of this payment and posbridge "
         "brought it back from the terminal's own record")
+    stage: Literal["waiting_for_customer", "qr_shown"] | None = Field(
+        default=None, description="while the payment is pending, and once the terminal has "
+        'reported it: what the customer is shown ("qr_shown": the QR code to scan, '
+        '"waiting_for_customer": the amount). Absent otherwise')
+    qr_payload: str | None = Field(
+        default=None, description="with stage qr_shown: the text of the QR code the "
+        "customer scans (for PayNow an EMVCo/SGQR payload ending in a CRC-16), for the POS "
+        "to show on a customer display. Absent once the payment is final")
 
 
 class VoidPaymentResponse(_Answer):
@@ -239,8 +249,9 @@ def cancel_payment_response(payment: Payment) -> dict[str, Any]:
     }
 
 
-def query_payment_response(payment: Payment) -> dict[str, Any]:
-    return {
+def query_payment_response(payment: Payment, progress: Progress | None = None
+                           ) -> dict[str, Any]:
+    body = {
         "success": True,
         "message": "Query payment command processed",
         "retrieval_reference_number": payment.ref,
@@ -252,6 +263,10 @@ def query_payment_response(payment: Payment) -> dict[str, Any]:
         "batch_number": payment.batch_number,
         "recovered_from_terminal": payment.origin == "terminal",
     }
+    if progress is not None:  # only while pending: what the terminal shows the customer
+        body["stage"] = progress.stage
+        body["qr_payload"] = progress.qr_payload or None
+    return body
 
 
 def void_payment_response(payment: Payment) -> dict[str, Any]:

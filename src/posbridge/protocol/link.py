@@ -353,6 +353,7 @@ class LinkConnection:
             model=i.model,
             app_version=i.app_version,
             condition_codes=i.condition_codes,
+            condition_code_names=i.condition_code_names,
         )
 
     def _reset_session(self, session: str) -> None:

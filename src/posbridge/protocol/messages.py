@@ -12,7 +12,8 @@ Two families share the codec:
 * application messages, carried inside ``Data`` frames so that they are acknowledged,
   retransmitted and delivered exactly once, in order. Requests from the PC carry a request
   id ``rid`` that the terminal copies into its answer; ``PaymentResult`` is the terminal's
-  unsolicited report of a payment's outcome.
+  unsolicited report of a payment's outcome, ``Progress`` (version 2) its report of what the
+  customer is being shown while a payment is pending.
 
 Amounts on the link are integer minor units (cents), never floats.
 """
@@ -27,7 +28,9 @@ from typing import Any, ClassVar
 from .errors import RemoteProtocolError
 
 #: Version 2 adds the batch's id chosen by the host (``batch.batch_id``), ``batch_query``
-#: and ``batch_result.found``, so that a batch whose answer was lost can be asked for.
+#: and ``batch_result.found``, so that a batch whose answer was lost can be asked for;
+#: ``progress`` (what a pending payment shows: the QR code); and the payment methods' names
+#: in the hello.
 PROTOCOL_VERSION = 2
 #: The oldest version this implementation still speaks; the hello negotiates down to it.
 MIN_PROTOCOL_VERSION = 1
@@ -53,6 +56,9 @@ class Hello(Message):
     model: str = ""
     app_version: str = ""
     condition_codes: tuple[str, ...] = ()
+    #: The payment method of each condition code, parallel to ``condition_codes`` ("" where
+    #: the terminal has no name). Optional, so a peer that sends codes only still decodes.
+    condition_code_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ REFUSAL_REASONS = (
     "not_approved",  # void: only an approved payment can be voided
     "already_voided",
     "already_settled",
+    "customer_unavailable",  # sale: the simulator's scenario has run out (detail says so)
 )
 
 
@@ -197,6 +204,27 @@ class PaymentResult(Message):
     transaction_id: str = ""
 
 
+@dataclass(frozen=True)
+class Progress(Message):
+    """What a pending payment is showing the customer (version 2). Informational: it moves
+    no money and changes no status; the latest one per payment replaces the earlier ones.
+
+    ``stage`` is one of PROGRESS_STAGES; ``qr_payload`` is the text of the QR code the
+    customer scans (an EMVCo payload for PayNow), or "".
+    """
+
+    KIND: ClassVar[str] = "progress"
+    ref: str
+    stage: str
+    qr_payload: str = ""
+
+
+PROGRESS_STAGES = (
+    "waiting_for_customer",  # the amount is shown; no QR (a method without one)
+    "qr_shown",  # the QR code is on the screen, waiting for the customer to scan it
+)
+
+
 # Payment statuses as the terminal reports them on the link.
 TERMINAL_STATUSES = ("pending", "approved", "declined", "cancelled", "timed_out", "voided")
 
@@ -204,7 +232,7 @@ _KINDS: dict[str, type[Message]] = {
     cls.KIND: cls
     for cls in (
         Hello, Ack, Heartbeat, Data, Sale, Cancel, Query, Void, Batch, BatchQuery,
-        Reply, QueryResult, BatchResult, PaymentResult,
+        Reply, QueryResult, BatchResult, PaymentResult, Progress,
     )
 }
 _HINTS: dict[type[Message], dict[str, Any]] = {}

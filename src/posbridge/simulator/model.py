@@ -9,6 +9,9 @@ The customer's part is chosen by the amount's cents (the convention of card-test
     .98              the link drops mid-payment and comes back; approved
     anything else    approved after the customer delay
 
+Who decides is the model's ``customer`` (``simulator/customer.py``): this cents table by
+default, a scenario file (``scenario.py``) or the clickable window (``window.py``).
+
 The model keeps its own record of every payment, as a real terminal does, in a JSON file
 when given ``state_path`` (written atomically on every change), so the record survives a
 restart of the simulator and the chaos harness can reconcile the bridge's journal with it.
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .. import methods
 from ..protocol.messages import (
     Batch,
     BatchQuery,
@@ -40,15 +44,12 @@ from ..protocol.messages import (
     Sale,
     Void,
 )
+from . import customer as customers
+from .qr import progress_for
 
 log = logging.getLogger("posbridge.simulator")
 
-DECLINE_CENTS = {5: "05", 51: "51", 55: "55", 91: "91"}
-CANCEL_CENTS = 17
-TIMEOUT_CENTS = 68
-RESULT_LOST_CENTS = 97
-LINK_DROP_CENTS = 98
-DEFAULT_CONDITION_CODES = ("00", "01", "08", "59", "82")
+DEFAULT_CONDITION_CODES = methods.DEFAULT_CODES
 
 
 @dataclass
@@ -71,11 +72,18 @@ class TerminalModel:
         condition_codes: tuple[str, ...] = DEFAULT_CONDITION_CODES,
         state_path: str | os.PathLike[str] | None = None,
         settle_delay: float = 0.0,
+        condition_code_names: tuple[str, ...] | None = None,
+        customer: customers.Customer | None = None,
     ) -> None:
         self.customer_delay = customer_delay
         #: How long settling a batch with the acquirer takes before the answer is sent.
         self.settle_delay = settle_delay
         self.condition_codes = condition_codes
+        #: The method of each code, parallel to condition_codes (the known names by default).
+        self.condition_code_names = (tuple(methods.name_of(c) for c in condition_codes)
+                                     if condition_code_names is None else condition_code_names)
+        #: Decides each payment's outcome: the cents table unless a scenario or window is set.
+        self.customer: customers.Customer = customer or customers.CentsTable(customer_delay)
         self.state_path = Path(state_path) if state_path else None
         self.payments: dict[str, SimPayment] = {}
         self.batch_number = 0
@@ -157,10 +165,15 @@ class TerminalModel:
         if active is not None:
             return refuse("busy", f"payment {active.ref} is in progress")
         if sale.condition_code not in self.condition_codes:
+            names = methods.names_by_code(self.condition_codes, self.condition_code_names)
             return refuse("unsupported_condition_code",
-                          f"supported: {', '.join(self.condition_codes)}")
+                          f"supported: {methods.describe(self.condition_codes, names)}")
         if sale.amount <= 0:
             return refuse("invalid_amount")
+        why = self.customer.unavailable()
+        if why:
+            log.warning("simulator: %s: sale refused: %s", sale.ref, why)
+            return refuse("customer_unavailable", why)
         payment = SimPayment(sale.ref, sale.amount, sale.condition_code,
                              started_at=time.time())
         self.payments[sale.ref] = payment
@@ -173,25 +186,28 @@ class TerminalModel:
         return Reply(sale.rid, sale.ref, accepted=True)
 
     async def _customer(self, payment: SimPayment) -> None:
-        cents = payment.amount % 100
+        # Runs once the sale's Reply is on its way: what the terminal shows (the QR code)
+        # reaches the PC after the acceptance, then the customer decides.
+        shown = progress_for(payment.ref, payment.amount, payment.condition_code)
+        self.emit(shown)
         try:
-            if cents == LINK_DROP_CENTS:
-                await asyncio.sleep(self.customer_delay / 2)
-                log.info("simulator: %s: scenario .98, dropping the link", payment.ref)
+            outcome = await self.customer.decide(customers.Sale(
+                payment.ref, payment.amount, payment.condition_code, shown))
+            if outcome.kind == customers.LINK_DROP:
+                log.info("simulator: %s: dropping the link mid-payment", payment.ref)
                 self.drop_link()
-                await asyncio.sleep(self.customer_delay / 2)
-            else:
-                await asyncio.sleep(self.customer_delay)
+                await asyncio.sleep(outcome.after)
         finally:
             self._customers.pop(payment.ref, None)
-        if cents in DECLINE_CENTS:
-            self._finish(payment, "declined", DECLINE_CENTS[cents])
-        elif cents == CANCEL_CENTS:
+            self.customer.finished(payment.ref)
+        if outcome.kind == customers.DECLINE:
+            self._finish(payment, "declined", outcome.code or "05")
+        elif outcome.kind == customers.CANCEL:
             self._finish(payment, "cancelled", "17")
-        elif cents == TIMEOUT_CENTS:
+        elif outcome.kind == customers.TIMEOUT:
             self._finish(payment, "timed_out", "68")
         else:
-            self._finish(payment, "approved", "00", report=cents != RESULT_LOST_CENTS)
+            self._finish(payment, "approved", "00", report=outcome.kind != customers.RESULT_LOST)
 
     def _finish(self, payment: SimPayment, status: str, code: str, report: bool = True) -> None:
         payment.status, payment.response_code = status, code
@@ -199,7 +215,7 @@ class TerminalModel:
             payment.transaction_id = _transaction_id()
         self._save()
         log.info("simulator: %s: %s (%s)%s", payment.ref, status, code,
-                 "" if report else ", result message lost (scenario .97)")
+                 "" if report else ", result message lost")
         if report:
             self.emit(PaymentResult(payment.ref, status, code, payment.transaction_id))
 

@@ -22,6 +22,7 @@ from ..protocol import (
     MessageReceived,
     Role,
 )
+from ..protocol.messages import Progress
 from ..session import LinkRunner
 from ..transports import Transport
 from ..transports.memory import MemoryTransport, pipe_pair
@@ -48,6 +49,7 @@ class TerminalServer:
             model="posbridge simulator (no real money)",
             app_version=__version__,
             condition_codes=model.condition_codes,
+            condition_code_names=model.condition_code_names,
         )
         self.timers = timers or LinkTimers()
         self._runner: LinkRunner | None = None
@@ -120,7 +122,9 @@ class TerminalServer:
 
     def _emit(self, message: Message) -> None:
         runner = self._runner
+        if isinstance(message, Progress) and runner is not None and runner.link.version < 2:
+            return  # progress is version 2: a v1 host would drop it and lose the link
         if runner is not None and runner.link.peer is not None and not runner.link.closed:
             runner.send_nowait(message)
         else:
-            log.info("simulator: no PC connected; %s kept for its query", message)
+            log.info("simulator: no PC connected; %s not sent", message)

@@ -1,0 +1,111 @@
+"""Scripted outcomes: ``posbridge simulator --scenario FILE`` plays one per payment, in order.
+
+The file is JSON (``examples/scenario.json``)::
+
+    {"description": "what this script checks",
+     "delay": 0.5,
+     "payments": [
+       {"outcome": "approve"},
+       {"outcome": "decline", "code": "51"},
+       {"outcome": "cancel", "delay": 2},
+       {"outcome": "timeout"},
+       {"outcome": "result_lost"},
+       {"outcome": "link_drop", "after": 1}
+     ]}
+
+``outcome`` is one of ``customer.OUTCOMES``; ``delay`` is how long the customer takes (the
+file's ``delay``, else ``--customer-delay``); ``code`` the decline code (default "05");
+``after``, for ``link_drop``, how long the link stays down before the payment is approved.
+The amount plays no part. When every listed payment has been played, the terminal refuses
+each new sale with a detail that says the script has run out (the POS gets
+``TERMINAL_REFUSED`` and nothing is recorded) and the log says so too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .customer import DECLINE, LINK_DROP, Outcome, Sale
+
+log = logging.getLogger("posbridge.simulator")
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["approve", "decline", "cancel", "timeout", "result_lost", "link_drop"]
+    code: str = Field(default="05", pattern="^[0-9A-Z]{2}$")
+    delay: float | None = Field(default=None, ge=0, le=3600)
+    after: float = Field(default=0.5, ge=0, le=3600)
+    note: str = ""  # for the reader of the file; logged with the step
+
+
+class ScenarioFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    delay: float | None = Field(default=None, ge=0, le=3600)
+    payments: list[Step] = Field(min_length=1)
+
+
+class ScenarioError(ValueError):
+    """The file cannot be played; the text says where and why."""
+
+
+def load(path: str | Path) -> ScenarioFile:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"--scenario {path}: {exc.strerror}") from None
+    try:
+        return ScenarioFile.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: {e['msg']}"
+            for e in exc.errors(include_url=False)[:4]
+        )
+        raise ScenarioError(f"--scenario {path}: {problems}") from None
+
+
+class Scenario:
+    """The customer that plays a scenario file's payments in order."""
+
+    def __init__(self, script: ScenarioFile, *, default_delay: float, name: str = "") -> None:
+        self.steps = script.payments
+        self.delay = script.delay if script.delay is not None else default_delay
+        self.name = name or "the scenario"
+        self.played = 0
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, default_delay: float) -> Scenario:
+        return cls(load(path), default_delay=default_delay, name=str(path))
+
+    def unavailable(self) -> str:
+        if self.played < len(self.steps):
+            return ""
+        return (f"the simulator's scenario {self.name} has run out: all {len(self.steps)} "
+                "of its payments have been played; restart the simulator to play it again")
+
+    async def decide(self, sale: Sale) -> Outcome:
+        step = self.steps[self.played]
+        self.played += 1
+        log.info("simulator: %s: scenario step %d of %d: %s%s%s", sale.ref, self.played,
+                 len(self.steps), step.outcome, f" {step.code}" if step.outcome == DECLINE
+                 else "", f" ({step.note})" if step.note else "")
+        await asyncio.sleep(self.delay if step.delay is None else step.delay)
+        if step.outcome == DECLINE:
+            return Outcome(DECLINE, step.code)
+        if step.outcome == LINK_DROP:
+            return Outcome(LINK_DROP, after=step.after)
+        return Outcome(step.outcome)
+
+    def finished(self, ref: str) -> None:
+        if self.played == len(self.steps):
+            log.warning("simulator: the scenario %s is finished: every payment in it has "
+                        "been played; new sales will be refused", self.name)
