@@ -26,6 +26,8 @@ import contextlib
 import os
 import sqlite3
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,6 +160,9 @@ class Journal:
         self.path = Path(path)
         self._cache: dict[str, Payment] | None = None
         self._lock_fd: int | None = None
+        #: Called after each write transaction with its seconds and whether SQLite failed it
+        #: (disk full, locked, gone): metrics. Must not raise.
+        self.on_write: Callable[[float, bool], None] = lambda seconds, failed: None
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no journal at {self.path}")
@@ -400,16 +405,26 @@ class Journal:
 
         def __init__(self, journal: Journal) -> None:
             self.journal = journal
+            self.started = time.perf_counter()
 
         def __enter__(self) -> None:
-            self.journal._db.execute("BEGIN IMMEDIATE")
+            try:
+                self.journal._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:
+                self.journal.on_write(time.perf_counter() - self.started, True)
+                raise
 
-        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+            failed = exc_type is not None and issubclass(exc_type, sqlite3.Error)
             try:
                 self.journal._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            except sqlite3.Error:
+                failed = True
+                raise
             finally:
                 if self.journal._cache is not None:
                     self.journal._cache.clear()
+                self.journal.on_write(time.perf_counter() - self.started, failed)
 
     def _transaction(self) -> Journal._Tx:
         return Journal._Tx(self)
