@@ -118,6 +118,9 @@ def _build_parser() -> argparse.ArgumentParser:
     add_devices_command(sub)
     tools.add_api_commands(sub)
     tools.add_journal_command(sub, str(default_path()))
+    from .bundle import add_command as add_bundle_command
+
+    add_bundle_command(sub)
     gui.add_command(sub)
     return parser
 

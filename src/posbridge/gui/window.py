@@ -162,8 +162,14 @@ class PanelWindow:
             text = ttk.Label(status, wraplength=620)
             text.grid(row=row * 2, column=2, sticky="w")
             self.lamps[name] = (lamp, text)
-        self.terminal_detail = ttk.Label(status, foreground=COLOURS[presenter.GREY])
-        self.terminal_detail.grid(row=3, column=2, sticky="w")
+        detail = ttk.Frame(status)
+        detail.grid(row=3, column=2, sticky="w")
+        self.terminal_detail = ttk.Label(detail, foreground=COLOURS[presenter.GREY])
+        self.terminal_detail.pack(anchor="w")
+        # The link's latest events (attach, detach, reconnects): what the help desk asks for.
+        self.link_history = ttk.Label(detail, foreground=COLOURS[presenter.GREY],
+                                      justify="left", wraplength=620)
+        self.link_history.pack(anchor="w")
 
         bar = ttk.Frame(root, padding=(10, 4, 10, 0))
         bar.grid(row=3, column=0, sticky="ew")
@@ -424,6 +430,7 @@ class PanelWindow:
             lamp.configure(foreground=COLOURS[light.colour])
             text.configure(text=light.text)
         self.terminal_detail.configure(text=view.terminal_detail)
+        self.link_history.configure(text="\n".join(view.link_history))
         self._enable("start", view.start_enabled)
         self._enable("stop", view.stop_enabled)
         self._enable("batch", view.batch_enabled and self._batch is None)
@@ -522,6 +529,7 @@ class PanelWindow:
             "form_error": self.form_error.cget("text"),
             **{name: text.cget("text") for name, (_lamp, text) in self.lamps.items()},
             "terminal_detail": self.terminal_detail.cget("text"),
+            "link_history": self.link_history.cget("text"),
             "listener_state": self.listener.status().state,
             "rows": [self.tree.item(iid, "values") for iid in self.tree.get_children()],
             "enabled": {name: not w.instate(["disabled"]) for name, w in self.widgets.items()
