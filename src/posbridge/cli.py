@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Coroutine
@@ -206,14 +205,11 @@ async def _simulator(args: argparse.Namespace) -> int:
     log.info("simulator: listening on tcp://%s:%d (condition codes %s)", host, port,
              ",".join(codes))
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    import signal
+    from .stopping import stop_on_signals
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows
-            loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        with stop_on_signals(asyncio.get_running_loop(), stop.set):
+            await stop.wait()
     finally:
         tcp.close()
         await server.close()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,7 +158,7 @@ class Journal:
         for reading only, beside a running bridge (support and reconciliation tools)."""
         self.path = Path(path)
         self._cache: dict[str, Payment] | None = None
-        self._lock_fd: int | None = None
+        self._owner: _OwnerLock | None = None
         #: Called after each write transaction with its seconds and whether SQLite failed it
         #: (disk full, locked, gone): metrics. Must not raise.
         self.on_write: Callable[[float, bool], None] = lambda seconds, failed: None
@@ -173,7 +172,7 @@ class Journal:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # The lock is on the file itself, however it is named (a symlink, a relative path).
-        self._lock_fd = _lock_owner(self.path.resolve())
+        self._owner = _OwnerLock(self.path.resolve())
         self._cache = {}
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
@@ -200,15 +199,9 @@ class Journal:
         self._release()
 
     def _release(self) -> None:
-        if self._lock_fd is not None:
-            if sys.platform == "win32":  # pragma: no cover - Windows may drop it late on close
-                import msvcrt
-
-                with contextlib.suppress(OSError):
-                    os.lseek(self._lock_fd, 0, os.SEEK_SET)
-                    msvcrt.locking(self._lock_fd, msvcrt.LK_UNLCK, 1)
-            os.close(self._lock_fd)  # closing the descriptor drops the lock
-            self._lock_fd = None
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.release()
 
     def __del__(self) -> None:
         # A Journal dropped without close() must not keep its file locked for the process's
@@ -430,30 +423,37 @@ class Journal:
         return Journal._Tx(self)
 
 
-def _lock_owner(path: Path) -> int:
-    """Lock ``<path>.lock`` for this process, or raise JournalInUse naming the holder."""
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
+class _OwnerLock:
+    """This process's hold on ``<journal>.lock`` (filelock: flock on Linux and macOS,
+    LockFileEx on Windows), with its process id in ``<journal>.lock.pid`` beside it so that
+    a second posbridge can say who holds the journal. The pid is beside the lock, not in it:
+    Windows refuses to read a locked file, and the lock file is filelock's to open."""
 
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
+    def __init__(self, path: Path) -> None:
+        import filelock
 
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        self.path = path
+        self._pid_path = path.with_name(path.name + ".lock.pid")
+        # thread_local=False: the panel's listener thread opens the journal, and a Journal
+        # dropped without close() may be collected on any thread.
+        self._lock = filelock.FileLock(path.with_name(path.name + ".lock"), timeout=0,
+                                       thread_local=False)
         try:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        except OSError:  # pragma: no cover - Windows refuses to read a locked range
-            holder = "unknown"
-        os.close(fd)
-        raise JournalInUse(
-            f"{path} is in use by another posbridge (process {holder}); stop it first, "
-            "or give this one its own --journal"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+            self._lock.acquire(blocking=False)
+        except filelock.Timeout:
+            try:
+                holder = self._pid_path.read_text(encoding="ascii").strip() or "unknown"
+            except (OSError, UnicodeDecodeError):
+                holder = "unknown"
+            raise JournalInUse(
+                f"{path} is in use by another posbridge (process {holder}); stop it first, "
+                "or give this one its own --journal"
+            ) from None
+        with contextlib.suppress(OSError):  # only a second posbridge's message loses the pid
+            self._pid_path.write_text(str(os.getpid()), encoding="ascii")
 
+    def release(self) -> None:
+        if self._lock.is_locked:
+            with contextlib.suppress(OSError):
+                self._pid_path.unlink()
+            self._lock.release(force=True)
