@@ -1,6 +1,6 @@
 """posbridge.metrics in one process: the journal's write hook against a real SQLite file
 that another connection holds locked, the link's reason classes, the outcome of each HTTP
-status, and one registry per bridge. tests/e2e/test_metrics.py scrapes a real bridge."""
+status, and one registry per bridge. tests/e2e/test_prometheus.py scrapes a real bridge."""
 
 from __future__ import annotations
 
