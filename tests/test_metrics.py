@@ -147,3 +147,35 @@ def test_link_history_is_bounded_and_an_unplugged_terminal_is_one_entry() -> Non
         assert {e.detail for e in history} == {"failure 0", "failure 1"}
 
     run(main())
+
+
+def test_an_unknown_outcome_is_counted_as_unknown_and_not_final(journal_path: Path) -> None:
+    """A terminal that never answers the sale: the 504 is outcome "unknown" with its code,
+    and the payment counts as not final until recovery learns it was declined."""
+    from posbridge.service import ServiceConfig
+    from test_api import SilentOnce
+
+    def parse(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    async def main() -> None:
+        config = ServiceConfig(terminal_timeout=0.3, query_timeout=0.5, recovery_interval=0.2)
+        async with bridge(journal_path, model=SilentOnce(customer_delay=0.6),
+                          config=config) as b:
+            r = await b.post("/CreatePayment", create_body("u1", "1.51"))
+            assert r.status_code == 504
+            during = parse((await b.client.get(b.url + "/metrics")).text)
+            key = ("posbridge_commands_total", frozenset({
+                ("command", "CreatePayment"), ("outcome", "unknown"),
+                ("error_code", "TERMINAL_TIMEOUT")}))
+            assert during[key] == 1
+            not_final = {dict(ls)["status"]: v for (n, ls), v in during.items()
+                         if n == "posbridge_payments_not_final"}
+            assert sum(not_final.values()) == 1 and not_final["received"] == 0
+            await b.wait_status("u1", "declined")
+            after = parse((await b.client.get(b.url + "/metrics")).text)
+            assert sum(v for (n, _), v in after.items()
+                       if n == "posbridge_payments_not_final") == 0
+
+    run(main())

@@ -183,6 +183,7 @@ def create_app(
     )
     # "/CreatePayment/" is a wrong path (404 JSON), not a 307 redirect with an empty body.
     app.router.redirect_slashes = False
+    app.state.metrics = metrics  # for what serves more routes later (the events' subscribers)
     return app
 
 
