@@ -135,6 +135,9 @@ def _build_parser() -> argparse.ArgumentParser:
     add_devices_command(sub)
     tools.add_api_commands(sub)
     tools.add_journal_command(sub, str(default_path()))
+    from .bundle import add_command as add_bundle_command
+
+    add_bundle_command(sub)
     gui.add_command(sub)
     return parser
 
@@ -255,15 +258,13 @@ async def _simulator(
     loop = asyncio.get_running_loop()
     if started is not None:
         started(loop, stop)
-    import signal
+    from .stopping import stop_on_signals
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Windows has no signal handlers in the loop; with --window the loop runs in a
-        # thread (Tk has the main one) and the window's thread handles the signals.
-        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        # With --window the loop runs in a thread (Tk has the main one): no handler can be
+        # installed here, and the window's thread handles the signals.
+        with stop_on_signals(loop, stop.set):
+            await stop.wait()
     finally:
         tcp.close()
         await server.close()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -235,13 +235,16 @@ class Journal:
         for reading only, beside a running bridge (support and reconciliation tools)."""
         self.path = Path(path)
         self._cache: dict[str, Payment] | None = None
-        self._lock_fd: int | None = None
+        self._owner: _OwnerLock | None = None
         self._depth = 0  # nesting of atomic()
         self._identity: tuple[int, int] | None = None
         #: The last write failure, "" while writes succeed.
         self.last_error = ""
         #: Called after each committed write transaction (the events stream wakes on it).
         self.listeners: list[Callable[[], None]] = []
+        #: Called after each write transaction with its seconds and whether SQLite failed it
+        #: (disk full, locked, gone): metrics. Must not raise.
+        self.on_write: Callable[[float, bool], None] = lambda seconds, failed: None
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no journal at {self.path}")
@@ -252,7 +255,7 @@ class Journal:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # The lock is on the file itself, however it is named (a symlink, a relative path).
-        self._lock_fd = _lock_owner(self.path.resolve())
+        self._owner = _OwnerLock(self.path.resolve())
         self._cache = {}
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
@@ -280,15 +283,9 @@ class Journal:
         self._release()
 
     def _release(self) -> None:
-        if self._lock_fd is not None:
-            if sys.platform == "win32":  # pragma: no cover - Windows may drop it late on close
-                import msvcrt
-
-                with contextlib.suppress(OSError):
-                    os.lseek(self._lock_fd, 0, os.SEEK_SET)
-                    msvcrt.locking(self._lock_fd, msvcrt.LK_UNLCK, 1)
-            os.close(self._lock_fd)  # closing the descriptor drops the lock
-            self._lock_fd = None
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.release()
 
     def __del__(self) -> None:
         # A Journal dropped without close() must not keep its file locked for the process's
@@ -672,15 +669,19 @@ class Journal:
             return
         self.check_file()
         db = self._db
+        started = time.perf_counter()
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            self.on_write(time.perf_counter() - started, True)
             raise self._unavailable(exc) from exc
         self._depth = 1
+        failed = False
         try:
             try:
                 yield
             except BaseException as exc:
+                failed = isinstance(exc, sqlite3.Error)
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error) and not isinstance(exc,
@@ -690,6 +691,7 @@ class Journal:
             try:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
+                failed = True
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 raise self._unavailable(exc) from exc
@@ -697,6 +699,7 @@ class Journal:
             self._depth = 0
             if self._cache is not None:
                 self._cache.clear()
+            self.on_write(time.perf_counter() - started, failed)
         self.last_error = ""
         for listener in self.listeners:
             listener()
@@ -710,30 +713,37 @@ def _identity(path: Path) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
 
 
-def _lock_owner(path: Path) -> int:
-    """Lock ``<path>.lock`` for this process, or raise JournalInUse naming the holder."""
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
+class _OwnerLock:
+    """This process's hold on ``<journal>.lock`` (filelock: flock on Linux and macOS,
+    LockFileEx on Windows), with its process id in ``<journal>.lock.pid`` beside it so that
+    a second posbridge can say who holds the journal. The pid is beside the lock, not in it:
+    Windows refuses to read a locked file, and the lock file is filelock's to open."""
 
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
+    def __init__(self, path: Path) -> None:
+        import filelock
 
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        self.path = path
+        self._pid_path = path.with_name(path.name + ".lock.pid")
+        # thread_local=False: the panel's listener thread opens the journal, and a Journal
+        # dropped without close() may be collected on any thread.
+        self._lock = filelock.FileLock(path.with_name(path.name + ".lock"), timeout=0,
+                                       thread_local=False)
         try:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        except OSError:  # pragma: no cover - Windows refuses to read a locked range
-            holder = "unknown"
-        os.close(fd)
-        raise JournalInUse(
-            f"{path} is in use by another posbridge (process {holder}); stop it first, "
-            "or give this one its own --journal"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+            self._lock.acquire(blocking=False)
+        except filelock.Timeout:
+            try:
+                holder = self._pid_path.read_text(encoding="ascii").strip() or "unknown"
+            except (OSError, UnicodeDecodeError):
+                holder = "unknown"
+            raise JournalInUse(
+                f"{path} is in use by another posbridge (process {holder}); stop it first, "
+                "or give this one its own --journal"
+            ) from None
+        with contextlib.suppress(OSError):  # only a second posbridge's message loses the pid
+            self._pid_path.write_text(str(os.getpid()), encoding="ascii")
 
+    def release(self) -> None:
+        if self._lock.is_locked:
+            with contextlib.suppress(OSError):
+                self._pid_path.unlink()
+            self._lock.release(force=True)

@@ -14,6 +14,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +46,24 @@ class AnswerTimeout(Exception):
     """The link stayed up but the terminal did not answer in time."""
 
 
+#: Link events ``TerminalClient.history`` keeps (the oldest are dropped).
+HISTORY_SIZE = 50
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """One thing that happened to the link, for /health, the panel and /metrics.
+
+    ``kind`` is ``opened`` (a transport was opened: for USB, the terminal was found attached),
+    ``open_failed`` (none could be opened: for USB, no terminal attached or not usable),
+    ``up`` (the terminal said hello) or ``down`` (the link was lost: for USB, usually a
+    detach); ``detail`` says which transport, or why."""
+
+    at: float  # wall-clock time
+    kind: str
+    detail: str
+
+
 @dataclass(frozen=True)
 class LinkStatus:
     state: str  # "stopped", "connecting", "connected", "disconnected"
@@ -53,6 +72,8 @@ class LinkStatus:
     last_error: str
     last_rx: float | None  # wall-clock time of the last frame from the terminal
     description: str
+    history: tuple[LinkEvent, ...] = ()  # the latest HISTORY_SIZE link events, oldest first
+    attempts: int = 0  # transports opened or tried since start
 
 
 class TerminalClient:
@@ -80,6 +101,10 @@ class TerminalClient:
         self._peer: Hello | None = None
         self._last_error = ""
         self._stopping = False
+        self._history: deque[LinkEvent] = deque(maxlen=HISTORY_SIZE)
+        self._attempts = 0
+        #: Called with each LinkEvent as it happens (must not block): metrics.
+        self.on_link_event: Callable[[LinkEvent], None] = lambda event: None
         #: Called with every application message from the terminal, in the order the link
         #: delivered them, before anyone waiting for that answer is woken (must not block).
         #: The service journals each answer here, so a late answer is applied like a timely
@@ -124,6 +149,8 @@ class TerminalClient:
             last_error=self._last_error,
             last_rx=self._runner.last_rx_wall if self._runner else None,
             description=self.description,
+            history=tuple(self._history),
+            attempts=self._attempts,
         )
 
     async def wait_connected(self, timeout: float) -> bool:
@@ -168,9 +195,11 @@ class TerminalClient:
     async def _run(self) -> None:
         delay = self._backoff_initial
         while True:
+            self._attempts += 1
             try:
                 transport = await self._connector()
             except TransportError as exc:
+                self._record("open_failed", str(exc))
                 self._fail(str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
@@ -187,6 +216,7 @@ class TerminalClient:
             )
             runner = LinkRunner(link, transport, self._on_event)
             self._runner = runner
+            self._record("opened", transport.description)
             log.debug("link: opened %s, saying hello", transport.description)
             try:
                 reason = await runner.run()
@@ -219,6 +249,8 @@ class TerminalClient:
             self._last_error = ""
             self._connected.set()
             self._set_state("connected")
+            self._record("up", f"{peer.model or '?'} serial {peer.serial or '?'}, "
+                         f"app {peer.app_version or '?'}")
             log.info(
                 "link: terminal connected: %s serial %s, app %s, payment methods %s",
                 peer.model or "?", peer.serial or "?", peer.app_version or "?",
@@ -235,6 +267,7 @@ class TerminalClient:
                     log.info("link: closed, posbridge is stopping")
                 else:
                     log.warning("link: down: %s", event.reason)
+            self._record("down", event.reason)
             self._connected.clear()
             self._last_error = event.reason
             self._set_state("disconnected")
@@ -265,6 +298,17 @@ class TerminalClient:
                     answered.set_result(message)
                 else:
                     log.info("link: late answer %s (applied)", type(message).__name__)
+
+    def _record(self, kind: str, detail: str) -> None:
+        event = LinkEvent(time.time(), kind, detail)
+        # An unplugged terminal fails the same way every second: one entry, not fifty.
+        last = self._history[-1] if self._history else None
+        if not (kind == "open_failed" and last and (last.kind, last.detail) == (kind, detail)):
+            self._history.append(event)
+        try:
+            self.on_link_event(event)
+        except Exception:  # metrics must never end the link loop
+            log.exception("link: recording a link event failed")
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

@@ -25,7 +25,11 @@ import os
 import sqlite3
 import sys
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .journal import JournalEvent, Payment
 
 EXIT_OK, EXIT_ERROR, EXIT_NOT_PAID, EXIT_NOT_FINAL = 0, 1, 3, 4
 
@@ -241,6 +245,26 @@ def _cell(value: object) -> object:
     return value
 
 
+def write_payments_csv(out: TextIO, payments: Iterable[Payment]) -> None:
+    """``payments`` as CSV (``journal export --csv``; the support bundle's payments.csv)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for p in payments:
+        writer.writerow([_cell(getattr(p, c)) for c in COLUMNS])
+
+
+EVENT_COLUMNS = ("ref", "at", "from_status", "to_status", "detail")
+
+
+def write_events_csv(out: TextIO, events: Iterable[JournalEvent]) -> None:
+    """Journal events (each change of a payment's status) as CSV, cells as in
+    ``write_payments_csv``."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    for e in events:
+        writer.writerow([_cell(getattr(e, c)) for c in EVENT_COLUMNS])
+
+
 def _journal(args: argparse.Namespace) -> int:
     from .journal import Journal, JournalError
 
@@ -271,10 +295,7 @@ def _journal(args: argparse.Namespace) -> int:
                 print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
                       f"{event.detail}")
         else:
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for p in reversed(journal.recent(-1)):
-                writer.writerow([_cell(getattr(p, c)) for c in COLUMNS])
+            write_payments_csv(sys.stdout, reversed(journal.recent(-1)))
     except (sqlite3.DatabaseError, JournalError) as exc:
         print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
               file=sys.stderr)

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,25 @@ def test_start_take_a_payment_watch_it_and_stop(display: str, tmp_path: Path) ->
         rows = panel.state()["rows"]
         assert [row[1:] for row in rows] == [["other-2", "1.00", "82", "approved (00)"],
                                             ["gui-1", "4.20", "82", "approved (00)"]]
+
+        # The link's history under the terminal's state; then a support bundle from the
+        # button, saved through the real file dialog.
+        assert "terminal connected: posbridge simulator" in panel.state()["link_history"]
+        target = tmp_path / "panel-bundle.zip"
+        panel.click("bundle")
+        panel.xdotool("search", "--sync", "--name", "Save the support bundle", "windowfocus",
+                      "--sync")
+        panel.xdotool("key", "--delay", "5", "End", *["BackSpace"] * 60)
+        panel.xdotool("type", "--delay", "5", str(target))
+        panel.xdotool("key", "Return")
+        panel.xdotool("search", "--sync", "--name", "^Support bundle$", "windowfocus", "--sync")
+        panel.xdotool("key", "Return")
+        with zipfile.ZipFile(target) as zf:
+            health = json.loads(zf.read("health.json"))
+            payments = zf.read("journal/payments.csv").decode()
+            assert "posbridge.log" in " ".join(zf.namelist())
+        assert health["terminal"]["connected"] is True
+        assert "gui-1" in payments and "other-2" in payments
 
         panel.type_into("filter", "GUI")
         panel.wait(lambda s: [row[1] for row in s["rows"]] == ["gui-1"], "the filtered list")

@@ -3,6 +3,7 @@ pure function from a status snapshot to texts, colours and button states."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -243,3 +244,24 @@ def test_payment_rows() -> None:
 def test_reference_filter() -> None:
     assert reference_filter("  ") is None
     assert reference_filter(" inv ") == "inv"
+
+
+def test_the_link_history_newest_first_with_the_attempts() -> None:
+    from posbridge.gui.presenter import HISTORY_LINES
+    from posbridge.terminal import LinkEvent
+
+    events = tuple(LinkEvent(NOW - 60 + i, kind, detail) for i, (kind, detail) in enumerate([
+        ("opened", "usb 2d00"), ("up", "Verifone X serial A123, app 2.4.1"),
+        ("down", "USB accessory read: no such device"),
+        ("open_failed", "no USB device in accessory mode"), ("opened", "usb 2d00"),
+        ("up", "Verifone X serial A123, app 2.4.1")]))
+    status = running(replace(link("connected"), history=events, attempts=3))
+    lines = present(status, NOW, NETWORK).link_history
+    clock = datetime.fromtimestamp(NOW - 55).strftime("%H:%M:%S")
+    assert len(lines) == HISTORY_LINES + 1
+    assert lines[0] == f"{clock} terminal connected: Verifone X serial A123, app 2.4.1"
+    assert lines[2] == (f"{datetime.fromtimestamp(NOW - 57).strftime('%H:%M:%S')} could not "
+                        "open the terminal: no USB device in accessory mode")
+    assert lines[3].endswith("link lost: USB accessory read: no such device")
+    assert lines[-1] == "3 connection attempt(s) since the listener started"
+    assert present(ListenerStatus(STOPPED), NOW, USB).link_history == ()

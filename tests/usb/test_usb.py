@@ -121,7 +121,15 @@ def test_unplug_mid_payment_then_replug_recovers_the_payment(
         # The phone comes back in normal mode: the bridge switches it again.
         assert android.expect("IDENTITY")
         assert android.expect("ADDED 18d1:2d01")
-        bridge.wait_link(True)
+        health = bridge.wait_link(True)
+        # /health's link history, oldest first: attached and up, the unplug, the replug.
+        history = list(reversed(health["terminal"]["history"]))
+        kinds = [e["event"] for e in history]
+        lost = kinds.index("down")
+        assert kinds[lost - 2:lost] == ["opened", "up"] and kinds[-2:] == ["opened", "up"]
+        assert "gone" in history[lost]["detail"]
+        assert history[-2]["detail"].startswith("USB accessory 18d1:2d01")
+        assert health["terminal"]["link_attempts"] >= 2
         assert bridge.wait_status("plug-1", "approved")["transaction_status"] == "00"
     journal = Journal(bridge.journal, readonly=True)
     try:

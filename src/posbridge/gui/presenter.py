@@ -46,6 +46,8 @@ class PanelView:
     stop_enabled: bool
     batch_enabled: bool
     form_enabled: bool  # host, port and terminal can be changed
+    #: The link's latest events, newest first, one line each (empty while stopped).
+    link_history: tuple[str, ...] = ()
 
 
 def present(status: ListenerStatus, now: float, selected: TerminalOption) -> PanelView:
@@ -82,7 +84,28 @@ def present(status: ListenerStatus, now: float, selected: TerminalOption) -> Pan
         stop_enabled=state in (STARTING, RUNNING),
         batch_enabled=state == RUNNING and link_up and status.payment is None,
         form_enabled=state == STOPPED,
+        link_history=link_history(status),
     )
+
+
+#: Link events the panel shows (the rest are in /health and the support bundle).
+HISTORY_LINES = 4
+_EVENT_WORDS = {"opened": "opened", "open_failed": "could not open the terminal",
+                "up": "terminal connected", "down": "link lost"}
+
+
+def link_history(status: ListenerStatus) -> tuple[str, ...]:
+    """The link's latest events, newest first, in local time: ``HH:MM:SS what: detail``,
+    then the reconnect attempts since start-up."""
+    link = status.link
+    if status.state != RUNNING or link is None or not link.history:
+        return ()
+    lines = []
+    for event in reversed(link.history[-HISTORY_LINES:]):
+        at = datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
+        lines.append(f"{at} {_EVENT_WORDS.get(event.kind, event.kind)}: {event.detail}")
+    lines.append(f"{link.attempts} connection attempt(s) since the listener started")
+    return tuple(lines)
 
 
 def _terminal(status: ListenerStatus, now: float) -> tuple[Light, str]:

@@ -12,6 +12,7 @@ changes, so a test can click real buttons with xdotool and read back the result.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -27,10 +28,11 @@ import tkinter as tk
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from tkinter import messagebox, ttk
+from tkinter import filedialog, messagebox, ttk
 from typing import Any, Literal
 
 from .. import errors
+from ..bundle import BundleResult, default_output, make_bundle
 from ..journal import Journal, default_path
 from ..listener import ListenerConfig, ListenerStatus, ListenerThread
 from . import presenter
@@ -76,6 +78,7 @@ class PanelWindow:
         self._ticks = 0
         self._last_state = ""
         self._batch: Any = None  # concurrent.futures.Future[BatchSummary] while submitting
+        self._bundle: concurrent.futures.Future[BundleResult] | None = None
         self._closing = False
         self._signalled = False
         self._shown_state = ""
@@ -168,8 +171,14 @@ class PanelWindow:
             text = ttk.Label(status, wraplength=620)
             text.grid(row=row * 2, column=2, sticky="w")
             self.lamps[name] = (lamp, text)
-        self.terminal_detail = ttk.Label(status, foreground=COLOURS[presenter.GREY])
-        self.terminal_detail.grid(row=3, column=2, sticky="w")
+        detail = ttk.Frame(status)
+        detail.grid(row=3, column=2, sticky="w")
+        self.terminal_detail = ttk.Label(detail, foreground=COLOURS[presenter.GREY])
+        self.terminal_detail.pack(anchor="w")
+        # The link's latest events (attach, detach, reconnects): what the help desk asks for.
+        self.link_history = ttk.Label(detail, foreground=COLOURS[presenter.GREY],
+                                      justify="left", wraplength=620)
+        self.link_history.pack(anchor="w")
 
         bar = ttk.Frame(root, padding=(10, 4, 10, 0))
         bar.grid(row=3, column=0, sticky="ew")
@@ -222,6 +231,8 @@ class PanelWindow:
                   foreground=COLOURS[presenter.GREY]).pack(side="left")
         self._add("open_logs", ttk.Button(foot, text="Open log folder",
                                           command=self.open_log_folder)).pack(side="right")
+        self._add("bundle", ttk.Button(foot, text="Support bundle...",
+                                       command=self.support_bundle)).pack(side="right", padx=6)
 
         root.protocol("WM_DELETE_WINDOW", self.close)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -392,6 +403,50 @@ class PanelWindow:
             messagebox.showinfo("Log folder", f"The log is in\n{folder}\n\n(It could not be "
                                 f"opened here: {exc.strerror or exc})", parent=self.root)
 
+    def support_bundle(self) -> None:
+        """Ask where to save the support bundle, then make it in a thread (it asks the
+        listener for /health and lists the USB devices, which may take a few seconds)."""
+        if self._bundle is not None:
+            return
+        path = filedialog.asksaveasfilename(
+            parent=self.root, title="Save the support bundle", defaultextension=".zip",
+            initialfile=default_output().name, filetypes=[("Zip archive", "*.zip")])
+        if not path:
+            return
+        status = self.listener.status()
+        log.info("panel: making the support bundle %s", path)
+        future: concurrent.futures.Future[BundleResult] = concurrent.futures.Future()
+        journal, log_file = self._journal_file(), self.log_dir / "posbridge.log"
+
+        def work() -> None:
+            try:
+                future.set_result(make_bundle(Path(path), journal=journal, log_file=log_file,
+                                              settings_file=self.settings_path,
+                                              url=status.address or None))
+            except Exception as exc:
+                future.set_exception(exc)
+
+        self._bundle = future
+        threading.Thread(target=work, name="support-bundle", daemon=True).start()
+
+    def _check_bundle(self) -> None:
+        future = self._bundle
+        if future is None or not future.done():
+            return
+        self._bundle = None
+        exc = future.exception()
+        if exc is not None:
+            log.error("panel: the support bundle failed: %s", exc)
+            messagebox.showerror("Support bundle", f"The support bundle could not be made: "
+                                 f"{exc}", parent=self.root)
+            return
+        result = future.result()
+        notes = "".join(f"\n- {note}" for note in result.notes)
+        messagebox.showinfo("Support bundle", f"Saved {result.path} ({len(result.members)} "
+                            "files). It holds no token or secret; send it to your help desk."
+                            + (f"\n\nNot included:{notes}" if notes else ""),
+                            parent=self.root)
+
     def close(self, ask: bool = True) -> None:
         """Close the window; a running listener is stopped first (asking if a payment is
         on the terminal, unless the program was told to end)."""
@@ -417,6 +472,7 @@ class PanelWindow:
                 self.close(ask=False)
             self._drain_log()
             self._check_batch()
+            self._check_bundle()
             state = self.listener.status().state
             self._ticks += 1
             if state != self._last_state or self._ticks % LIST_EVERY == 0:
@@ -453,6 +509,7 @@ class PanelWindow:
             lamp.configure(foreground=COLOURS[light.colour])
             text.configure(text=light.text)
         self.terminal_detail.configure(text=view.terminal_detail)
+        self.link_history.configure(text="\n".join(view.link_history))
         self._enable("start", view.start_enabled)
         self._enable("stop", view.stop_enabled)
         self._enable("batch", view.batch_enabled and self._batch is None)
@@ -552,6 +609,7 @@ class PanelWindow:
             "form_error": self.form_error.cget("text"),
             **{name: text.cget("text") for name, (_lamp, text) in self.lamps.items()},
             "terminal_detail": self.terminal_detail.cget("text"),
+            "link_history": self.link_history.cget("text"),
             "listener_state": self.listener.status().state,
             "rows": [self.tree.item(iid, "values") for iid in self.tree.get_children()],
             "enabled": {name: not w.instate(["disabled"]) for name, w in self.widgets.items()

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from .. import errors, methods
 from ..journal import Payment
+from ..metrics import CONTENT_TYPE, BridgeMetrics
 from ..protocol.messages import Progress
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
@@ -83,16 +84,33 @@ def _check_version(request: Request) -> None:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> Starlette:
+def create_app(
+    service: PaymentService, policy: AccessPolicy | None = None,
+    metrics: BridgeMetrics | None = None,
+) -> Starlette:
     """The API over ``service``, behind the guards of ``policy`` (default: loopback names
-    and IP addresses only, no cross-site origin, no token)."""
+    and IP addresses only, no cross-site origin, no token), measured into ``metrics`` (a new
+    BridgeMetrics by default) and served at /metrics."""
     policy = policy or AccessPolicy()
+    metrics = metrics or BridgeMetrics()
+    metrics.watch(service)
+
     def command(
         model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
     ) -> Handler:
         async def endpoint(request: Request) -> Response:
-            _check_version(request)
-            answer = await run(models.parse_body(model, await _read_body(request)))
+            started = time.perf_counter()
+            status, code = 500, errors.InternalError.code
+            try:
+                _check_version(request)
+                answer = await run(models.parse_body(model, await _read_body(request)))
+                status, code = 200, ""
+            except errors.PosBridgeError as exc:
+                status, code = exc.http_status, exc.code
+                raise
+            finally:  # the name is the route's path: every command's outcome and latency
+                metrics.observe_command(request.scope["path"][1:],
+                                        time.perf_counter() - started, status, code)
             if isinstance(answer, bytes):  # already encoded
                 return Response(answer, media_type="application/json")
             return _json(answer)
@@ -135,6 +153,9 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     async def health(request: Request) -> Response:
         return _json(health_body(service))
 
+    async def metrics_text(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
     spec = openapi.dumps().encode()
 
     async def openapi_json(request: Request) -> Response:
@@ -149,6 +170,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *docs.routes(),
     ]
@@ -164,6 +186,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     )
     # "/CreatePayment/" is a wrong path (404 JSON), not a 307 redirect with an empty body.
     app.router.redirect_slashes = False
+    app.state.metrics = metrics  # for what serves more routes later (the events' subscribers)
     return app
 
 
@@ -186,6 +209,12 @@ def health_body(service: PaymentService) -> dict[str, Any]:
             "condition_codes": list(peer.condition_codes) if peer else [],
             "payment_methods": (methods.listing(peer.condition_codes, peer.condition_code_names)
                                 if peer else []),
+            "link_attempts": status.attempts,
+            # The latest link events, newest first: what the help desk asks about.
+            "history": [
+                {"at": _iso(e.at), "event": e.kind, "detail": e.detail}
+                for e in reversed(status.history)
+            ],
         },
         "payment_in_progress": (
             {"retrieval_reference_number": current.ref, "status": public_status(current)}
