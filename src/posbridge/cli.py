@@ -13,7 +13,7 @@ from typing import Any
 
 from . import __version__, tools
 from .gui import app as gui
-from .http.security import (
+from .http.access import (
     TOKEN_ENV,
     AccessPolicy,
     ConfigError,
@@ -125,8 +125,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def _setup_logging(level: str, log_file: str | None = None) -> None:
     from . import logs
 
-    logging.basicConfig(level=getattr(logging, level.upper()), format=logs.FORMAT,
-                        stream=sys.stderr)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logs.Formatter())
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=[console])
     if log_file:
         try:
             logging.getLogger().addHandler(logs.file_handler(Path(log_file)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..http.security import is_loopback_bind
+from ..http.access import is_loopback_bind
 from ..journal import ACTIVE, APPROVED, RECEIVED, UNKNOWN, Payment
 from ..listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerConfig, ListenerStatus
 from ..service import BatchSummary, format_minor, public_status, transaction_status

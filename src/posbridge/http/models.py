@@ -260,7 +260,3 @@ def submit_batch_response(batch: BatchSummary) -> dict[str, Any]:
         "count": batch.count,
         "total": format_minor(batch.total_minor),
     }
-
-
-def error_response(exc: errors.PosBridgeError) -> dict[str, Any]:
-    return {"success": False, "message": exc.message, "error_code": exc.code, **exc.extra}
