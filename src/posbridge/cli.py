@@ -11,7 +11,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from . import __version__, tools
+from . import __version__, checks, tools
+from .checks import argument
 from .gui import app as gui
 from .http.access import (
     TOKEN_ENV,
@@ -54,30 +55,33 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this PC only). Any "
                        "other address needs an access token; see docs/security.md")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+    serve.add_argument("--port", type=argument(checks.port), default=DEFAULT_PORT,
                        help=f"port to listen on (default {DEFAULT_PORT})")
-    serve.add_argument("--journal", metavar="PATH",
+    serve.add_argument("--journal", metavar="PATH", type=argument(checks.file_to_write),
                        help="the payment journal (SQLite file); default: "
                        f"{default_path()}")
-    serve.add_argument("--terminal-timeout", type=float, default=5.0, metavar="SECONDS",
+    serve.add_argument("--terminal-timeout", type=argument(checks.seconds), default=5.0,
+                       metavar="SECONDS",
                        help="how long to wait for the terminal to answer a command before "
                        "answering 504 and marking the payment unknown (default 5)")
     serve.add_argument("--max-amount", default="999999.99", metavar="AMOUNT",
+                       type=argument(checks.amount),
                        help="the largest amount CreatePayment accepts (default 999999.99)")
-    serve.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
+    serve.add_argument("--customer-delay", type=argument(checks.delay), default=2.0,
+                       metavar="SECONDS",
                        help="with --terminal simulator: how long the simulated customer "
                        "takes to pay (default 2)")
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"],
                        help="how much to log (default info: one line per payment step)")
-    serve.add_argument("--log-file", metavar="PATH",
+    serve.add_argument("--log-file", metavar="PATH", type=argument(checks.file_to_write),
                        help="also write the log to this file (rotated at 5 MB, 5 kept); "
                        "the panel (posbridge gui) logs to "
                        "the user's log folder, see docs/operations.md")
     access = serve.add_argument_group(
         "access", "who may use the API (docs/security.md). Without these, only programs on "
         "this PC and no web page can use it.")
-    access.add_argument("--token-file", metavar="PATH",
+    access.add_argument("--token-file", metavar="PATH", type=argument(checks.file_to_read),
                         help="require 'Authorization: Bearer TOKEN' on every request, with "
                         "TOKEN read from this file (first line)")
     access.add_argument("--token", metavar="TOKEN",
@@ -100,13 +104,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "drops mid-payment; any other amount is approved after --customer-delay.",
     )
     sim.add_argument("--listen", default=DEFAULT_SIM_LISTEN, metavar="tcp://HOST:PORT",
+                     type=argument(checks.tcp_address),
                      help=f"where to listen for the bridge (default {DEFAULT_SIM_LISTEN})")
-    sim.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
+    sim.add_argument("--customer-delay", type=argument(checks.delay), default=2.0,
+                     metavar="SECONDS",
                      help="how long the simulated customer takes to pay (default 2)")
     sim.add_argument("--condition-codes", default="00,01,08,59,82", metavar="CODES",
+                     type=argument(checks.condition_codes),
                      help="comma-separated condition codes the terminal supports "
                      "(default 00,01,08,59,82)")
-    sim.add_argument("--state", metavar="PATH",
+    sim.add_argument("--state", metavar="PATH", type=argument(checks.file_to_write),
                      help="keep the terminal's own payment record in this JSON file so it "
                      "survives a restart (default: in memory only)")
     sim.add_argument("--serial", default="SIM-000001", help="the terminal's serial number")

@@ -232,3 +232,16 @@ def test_payment_rows() -> None:
 def test_reference_filter() -> None:
     assert reference_filter("  ") is None
     assert reference_filter(" inv ") == "inv"
+
+
+@pytest.mark.parametrize(("delay", "journal", "message"), [
+    (float("nan"), "", "Customer delay (settings file): give a finite number"),
+    (-1.0, "", "Customer delay (settings file): give a number of seconds, zero or more"),
+    (2.0, "/", "Journal (settings file): / is a folder"),
+])
+def test_form_refuses_a_bad_setting_from_the_settings_file(delay: float, journal: str,
+                                                           message: str) -> None:
+    # The settings file is JSON, which Python reads NaN from: checked like the form's fields.
+    with pytest.raises(FormError) as caught:
+        read_form("127.0.0.1", "8080", SIMULATOR, "", customer_delay=delay, journal=journal)
+    assert message in str(caught.value)
