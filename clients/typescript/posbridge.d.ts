@@ -421,7 +421,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -429,7 +429,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -576,7 +576,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -584,7 +584,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -740,6 +740,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description error: TOO_MANY_CONNECTIONS */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "TOO_MANY_CONNECTIONS";
+                    };
+                };
+            };
         };
     };
     voidPayment: {
@@ -887,7 +899,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -895,7 +907,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -1043,7 +1055,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1051,7 +1063,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
