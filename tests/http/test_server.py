@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from posbridge.http import app as http_app
+from posbridge.http import body as http_body
 from posbridge.http.server import GuardedHttpToolsProtocol, uvicorn_config
 from rig import Bridge, bridge, run
 
@@ -194,7 +194,7 @@ def test_a_head_over_the_limit_gets_431_however_it_arrives(journal_path: Path) -
 def test_slow_and_idle_connections_are_closed(
     journal_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_app, "BODY_TIMEOUT", 0.3)
+    monkeypatch.setattr(http_body, "BODY_TIMEOUT", 0.3)
 
     async def go() -> None:
         async with bridge(journal_path, head_timeout=0.3) as b:
@@ -234,7 +234,7 @@ def test_slow_and_idle_connections_are_closed(
                 assert r.json()["error_code"] == "PAYMENT_NOT_FOUND"
                 n += 1
                 await asyncio.sleep(0.1)
-            assert n >= 5
+            assert n >= 3  # over 1.2 s, four times the head deadline, on one socket
 
     run(go())
 
@@ -307,9 +307,7 @@ def test_over_the_connection_limit_gets_a_json_503() -> None:
         thread.join(10)
 
 
-def test_a_pipelined_request_never_cuts_the_one_being_answered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_pipelined_request_never_cuts_the_one_being_answered() -> None:
     # Request A is complete and takes a while to answer; request B, pipelined behind it on
     # the same connection, sends only part of its body. A must get its own answer; only
     # then does B's body deadline run (it is read by the app, after A), and B gets the 408.
@@ -323,11 +321,11 @@ def test_a_pipelined_request_never_cuts_the_one_being_answered(
     from posbridge.http import responses
     from rig import free_port
 
-    monkeypatch.setattr(http_app, "BODY_TIMEOUT", 0.4)
+    reader = http_body.BodyReader(timeout=0.4)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         try:
-            await http_app.read_body(receive, None)
+            await reader.read(receive, None)
         except errors.PosBridgeError as exc:
             await responses.error(exc)(scope, receive, send)
             return

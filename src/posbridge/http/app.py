@@ -1,15 +1,14 @@
 """The Starlette application: five POST routes from the command table, a health route.
 
-Each route reads the body with a size cap and a deadline, validates it with its pydantic
-model, calls the PaymentService, and writes JSON. Every failure is a PosBridgeError by the
-time it leaves a route, and ``responses.error`` turns it into ``{"success": false,
-"message", "error_code"}`` with the class's HTTP status: the error table is
-``posbridge.errors``.
+Each route reads the body with a size cap and a deadline (``body.py``), validates it with
+its pydantic model, calls the PaymentService, and writes JSON. Every failure is a
+PosBridgeError by the time it leaves a route, and ``responses.error`` turns it into
+``{"success": false, "message", "error_code"}`` with the class's HTTP status: the error
+table is ``posbridge.errors``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive
 
 from .. import errors
 from ..journal import Payment
@@ -29,44 +27,13 @@ from ..logs import escape
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
 from .access import AccessPolicy, Gate
+from .body import BodyReader
 from .commands import COMMANDS, endpoints_sentence
 from .responses import ENCODER, error, error_body, json_response
 
 log = logging.getLogger("posbridge.http")
 
 API_VERSIONS = ("v1",)
-#: Bytes a request body may take; more gets 413 (and a close) without reading the rest.
-MAX_BODY = 16 * 1024
-#: Seconds a client has to send a whole request body once the route starts reading it.
-BODY_TIMEOUT = 10.0
-
-
-async def read_body(receive: Receive, content_length: str | None) -> bytes:
-    """The request body through ASGI ``receive``: refused past MAX_BODY without reading the
-    rest (413), and past BODY_TIMEOUT seconds (408). A request pipelined behind another is
-    not read before that one is answered, so its deadline starts only then."""
-    if content_length is not None and content_length.isdigit() \
-            and int(content_length) > MAX_BODY:
-        raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
-    body = b""
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    # Nobody is left to read the answer; this only keeps it out of the log.
-                    raise errors.InvalidRequest("the client closed the connection mid-body")
-                chunk: bytes = message.get("body", b"")
-                body += chunk
-                if len(body) > MAX_BODY:
-                    raise errors.RequestTooLarge(
-                        f"the request body is over {MAX_BODY // 1024} KiB")
-                if not message.get("more_body", False):
-                    return body
-    except TimeoutError:
-        raise errors.RequestTimeout(
-            f"the request body did not arrive within {BODY_TIMEOUT:g} s; send it again"
-        ) from None
 
 
 def _check_version(request: Request) -> None:
@@ -86,12 +53,14 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     """The API over ``service``, behind the guards of ``policy`` (default: loopback names
     and IP addresses only, no cross-site origin, no token)."""
     policy = policy or AccessPolicy()
+    reader = BodyReader()
+
     def command(
         model: type[Any], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
     ) -> Handler:
         async def endpoint(request: Request) -> Response:
             _check_version(request)
-            body = await read_body(request.receive, request.headers.get("content-length"))
+            body = await reader.read(request.receive, request.headers.get("content-length"))
             answer = await run(models.parse_body(model, body))
             if isinstance(answer, bytes):  # already encoded
                 return Response(answer, media_type="application/json")
