@@ -14,7 +14,8 @@ import httpx
 import uvicorn
 
 from posbridge.http import create_app
-from posbridge.http.security import AccessPolicy, GuardedHttpToolsProtocol
+from posbridge.http.access import AccessPolicy
+from posbridge.http.server import uvicorn_config
 from posbridge.journal import Journal
 from posbridge.protocol import LinkTimers
 from posbridge.service import PaymentService, ServiceConfig
@@ -81,6 +82,7 @@ async def bridge(
     connector: Connector | None = None,
     config: ServiceConfig | None = None,
     policy: AccessPolicy | None = None,
+    head_timeout: float = 10.0,
 ) -> AsyncIterator[Bridge]:
     """The whole bridge in this process: journal file, service, uvicorn on a real port, and
     (unless a connector is given) the simulator over an in-process pipe."""
@@ -98,9 +100,8 @@ async def bridge(
                                 recovery_interval=0.2),
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service, policy), host="127.0.0.1",
-                                           port=port, log_config=None, lifespan="off",
-                                           http=GuardedHttpToolsProtocol))
+    server = uvicorn.Server(uvicorn_config(create_app(service, policy), "127.0.0.1", port,
+                                           head_timeout=head_timeout))
     await service.start()
     serving = asyncio.create_task(server.serve())
     while not server.started:

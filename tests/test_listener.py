@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from posbridge.http.security import AccessPolicy
+from posbridge.http.access import AccessPolicy
 from posbridge.journal import Journal
 from posbridge.listener import (
     RUNNING,

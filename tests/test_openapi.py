@@ -9,7 +9,8 @@ from pathlib import Path
 
 from posbridge import errors
 from posbridge.http import models
-from posbridge.http.openapi import ROUTES, build_spec, dumps
+from posbridge.http.commands import BY_NAME, COMMANDS
+from posbridge.http.openapi import build_spec, dumps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,12 +50,13 @@ errors_by_code = {cls.code: cls for cls in errors.all_errors()}
 def test_examples_are_the_references_bodies_and_validate() -> None:
     reference = (ROOT.parent / "shared" / "reference" / "pc-pos-usb-api.txt")
     text = reference.read_text() if reference.exists() else ""
-    for path, route in ROUTES.items():
-        route["request"].model_validate(route["example"])
-        route["response"].model_validate(route["answer"])
+    for command in COMMANDS:
+        command.request.model_validate(command.example)
+        command.response.model_validate(command.answer)
         if text:
-            assert path in text
-    assert ROUTES["/CreatePayment"]["example"] == {
+            assert command.path in text
+            assert command.message in text
+    assert BY_NAME["CreatePayment"].example == {
         "amount": "1.00", "retrieval_reference_number": "invoice-123456789",
         "condition_code": "82"}
     assert models.ErrorResponse.model_validate(

@@ -66,21 +66,27 @@ def test_parse_serve_refuses_what_serve_does_not_take() -> None:
         parse_serve(["--journal", "/var/lib/posbridge/journal.sqlite3"])
 
 
-def test_the_systemd_unit_runs_posbridge_serve_with_real_options() -> None:
+def test_the_systemd_unit_runs_posbridge_serve_with_real_options(tmp_path: Path) -> None:
     unit = unit_sections(UNIT.read_text())
     service = unit["Service"]
     (exec_start,) = service["ExecStart"]
     program, command, *args = shlex.split(exec_start)
     assert program.endswith("/bin/posbridge") and command == "serve"
-    options = parse_serve(args)
-    assert options.terminal == "usb"
     # The journal lives in the StateDirectory systemd makes for the service user (%S is
-    # /var/lib), the token in the credential systemd hands over (%d).
+    # /var/lib), the token in the credential systemd hands over (%d). posbridge checks the
+    # token file exists as it parses its options, so the specifiers are filled in as
+    # systemd would, with folders here.
     (state,) = service["StateDirectory"]
-    assert options.journal == f"%S/{state}/journal.sqlite3"
     (credential,) = service["LoadCredential"]
     name, _, source = credential.partition(":")
-    assert options.token_file == f"%d/{name}" and source.startswith("/etc/")
+    credentials, state_root = tmp_path / "credentials", tmp_path / "state"
+    credentials.mkdir()
+    (credentials / name).write_text("t" * 32 + "\n")
+    options = parse_serve([a.replace("%d", str(credentials)).replace("%S", str(state_root))
+                           for a in args])
+    assert options.terminal == "usb"
+    assert options.journal == f"{state_root}/{state}/journal.sqlite3"
+    assert options.token_file == f"{credentials}/{name}" and source.startswith("/etc/")
     assert options.host == "127.0.0.1"  # the unit does not open the API to the network
     assert service["Restart"] == ["on-failure"]
     assert service["User"] and service["User"] != ["root"]

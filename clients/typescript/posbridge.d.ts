@@ -448,7 +448,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -456,7 +456,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -603,7 +603,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -611,7 +611,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -768,7 +768,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: JOURNAL_UNAVAILABLE */
+            /** @description error: TOO_MANY_CONNECTIONS, JOURNAL_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -776,7 +776,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "JOURNAL_UNAVAILABLE";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "JOURNAL_UNAVAILABLE";
                     };
                 };
             };
@@ -927,7 +927,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -935,7 +935,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -1085,7 +1085,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
+            /** @description error: TOO_MANY_CONNECTIONS, JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1093,7 +1093,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
+                        error_code?: "TOO_MANY_CONNECTIONS" | "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };

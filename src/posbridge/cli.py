@@ -12,9 +12,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from . import __version__, methods, tools
+from . import __version__, checks, methods, tools
+from .checks import argument
 from .gui import app as gui
-from .http.security import (
+from .http.access import (
     TOKEN_ENV,
     AccessPolicy,
     ConfigError,
@@ -55,30 +56,33 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this PC only). Any "
                        "other address needs an access token; see docs/security.md")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+    serve.add_argument("--port", type=argument(checks.port), default=DEFAULT_PORT,
                        help=f"port to listen on (default {DEFAULT_PORT})")
-    serve.add_argument("--journal", metavar="PATH",
+    serve.add_argument("--journal", metavar="PATH", type=argument(checks.file_to_write),
                        help="the payment journal (SQLite file); default: "
                        f"{default_path()}")
-    serve.add_argument("--terminal-timeout", type=float, default=5.0, metavar="SECONDS",
+    serve.add_argument("--terminal-timeout", type=argument(checks.seconds), default=5.0,
+                       metavar="SECONDS",
                        help="how long to wait for the terminal to answer a command before "
                        "answering 504 and marking the payment unknown (default 5)")
     serve.add_argument("--max-amount", default="999999.99", metavar="AMOUNT",
+                       type=argument(checks.amount),
                        help="the largest amount CreatePayment accepts (default 999999.99)")
-    serve.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
+    serve.add_argument("--customer-delay", type=argument(checks.delay), default=2.0,
+                       metavar="SECONDS",
                        help="with --terminal simulator: how long the simulated customer "
                        "takes to pay (default 2)")
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"],
                        help="how much to log (default info: one line per payment step)")
-    serve.add_argument("--log-file", metavar="PATH",
+    serve.add_argument("--log-file", metavar="PATH", type=argument(checks.file_to_write),
                        help="also write the log to this file (rotated at 5 MB, 5 kept); "
                        "the panel (posbridge gui) logs to "
                        "the user's log folder, see docs/operations.md")
     access = serve.add_argument_group(
         "access", "who may use the API (docs/security.md). Without these, only programs on "
         "this PC and no web page can use it.")
-    access.add_argument("--token-file", metavar="PATH",
+    access.add_argument("--token-file", metavar="PATH", type=argument(checks.file_to_read),
                         help="require 'Authorization: Bearer TOKEN' on every request, with "
                         "TOKEN read from this file (first line)")
     access.add_argument("--token", metavar="TOKEN",
@@ -104,15 +108,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "makes the QR code the customer would scan and reports it to the bridge.",
     )
     sim.add_argument("--listen", default=DEFAULT_SIM_LISTEN, metavar="tcp://HOST:PORT",
+                     type=argument(checks.tcp_address),
                      help=f"where to listen for the bridge (default {DEFAULT_SIM_LISTEN})")
-    sim.add_argument("--customer-delay", type=float, default=2.0, metavar="SECONDS",
+    sim.add_argument("--customer-delay", type=argument(checks.delay), default=2.0,
+                     metavar="SECONDS",
                      help="how long the simulated customer takes to pay (default 2)")
     sim.add_argument("--condition-codes", default=methods.DEFAULT_SPEC,
-                     metavar="CODE[=NAME],...",
+                     metavar="CODE[=NAME],...", type=argument(checks.condition_codes),
                      help="the payment methods the terminal supports, as condition codes "
                      "with their names; a known code alone takes its known name (default "
                      f"{methods.DEFAULT_SPEC})")
-    sim.add_argument("--scenario", metavar="FILE",
+    sim.add_argument("--scenario", metavar="FILE", type=argument(checks.file_to_read),
                      help="play the outcomes listed in this JSON file, one per payment, in "
                      "order, instead of the cents table; sales are refused once it has run "
                      "out (examples/scenario.json, docs/simulator.md)")
@@ -120,10 +126,10 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="open a window showing what the customer sees (amount, method, "
                      "QR code) with buttons for what happens next; each payment waits for "
                      "a click unless its 'cents table' box is ticked (docs/simulator.md)")
-    sim.add_argument("--state", metavar="PATH",
+    sim.add_argument("--state", metavar="PATH", type=argument(checks.file_to_write),
                      help="keep the terminal's own payment record in this JSON file so it "
                      "survives a restart (default: in memory only)")
-    sim.add_argument("--settle-delay", type=float, default=0.0, metavar="SECONDS",
+    sim.add_argument("--settle-delay", type=argument(checks.delay), default=0.0, metavar="SECONDS",
                      help="how long settling a batch takes before the terminal answers "
                      "(default 0; a real terminal settling with its acquirer can take over 5)")
     sim.add_argument("--serial", default="SIM-000001", help="the terminal's serial number")
@@ -145,8 +151,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def _setup_logging(level: str, log_file: str | None = None) -> None:
     from . import logs
 
-    logging.basicConfig(level=getattr(logging, level.upper()), format=logs.FORMAT,
-                        stream=sys.stderr)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logs.Formatter())
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=[console])
     if log_file:
         try:
             logging.getLogger().addHandler(logs.file_handler(Path(log_file)))

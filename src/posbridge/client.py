@@ -24,10 +24,14 @@ from typing import Any
 import httpx
 
 from . import journal
+from .http.commands import BY_NAME
 
 DEFAULT_URL = "http://localhost:8080"
-#: Statuses that never change again (``approved`` can still be voided, by the POS alone).
+#: Statuses a payment waits for: its outcome. ``approved`` can still be voided (by the POS
+#: alone) and ``failed`` retried by sending the same CreatePayment again.
 FINAL = frozenset(journal.FINAL)
+#: The command paths, from the server's own table (posbridge.http.commands).
+_PATH = {command.method: command.path for command in BY_NAME.values()}
 
 Answer = dict[str, Any]
 
@@ -88,19 +92,19 @@ class Client:
         return _answer(self._http.post(path, json=body))
 
     def create_payment(self, amount: str, ref: str, condition_code: str = "82") -> Answer:
-        return self._post("/CreatePayment", _create_body(amount, ref, condition_code))
+        return self._post(_PATH["create_payment"], _create_body(amount, ref, condition_code))
 
     def cancel_payment(self) -> Answer:
-        return self._post("/CancelPayment", {})
+        return self._post(_PATH["cancel_payment"], {})
 
     def query_payment(self, ref: str) -> Answer:
-        return self._post("/QueryPayment", {"retrieval_reference_number": ref})
+        return self._post(_PATH["query_payment"], {"retrieval_reference_number": ref})
 
     def void_payment(self, ref: str) -> Answer:
-        return self._post("/VoidPayment", {"retrieval_reference_number": ref})
+        return self._post(_PATH["void_payment"], {"retrieval_reference_number": ref})
 
     def submit_batch(self) -> Answer:
-        return self._post("/SubmitBatch", {})
+        return self._post(_PATH["submit_batch"], {})
 
     def health(self) -> Answer:
         return _answer(self._http.get("/health"))
@@ -149,19 +153,20 @@ class AsyncClient:
         return _answer(await self._http.post(path, json=body))
 
     async def create_payment(self, amount: str, ref: str, condition_code: str = "82") -> Answer:
-        return await self._post("/CreatePayment", _create_body(amount, ref, condition_code))
+        return await self._post(_PATH["create_payment"],
+                                _create_body(amount, ref, condition_code))
 
     async def cancel_payment(self) -> Answer:
-        return await self._post("/CancelPayment", {})
+        return await self._post(_PATH["cancel_payment"], {})
 
     async def query_payment(self, ref: str) -> Answer:
-        return await self._post("/QueryPayment", {"retrieval_reference_number": ref})
+        return await self._post(_PATH["query_payment"], {"retrieval_reference_number": ref})
 
     async def void_payment(self, ref: str) -> Answer:
-        return await self._post("/VoidPayment", {"retrieval_reference_number": ref})
+        return await self._post(_PATH["void_payment"], {"retrieval_reference_number": ref})
 
     async def submit_batch(self) -> Answer:
-        return await self._post("/SubmitBatch", {})
+        return await self._post(_PATH["submit_batch"], {})
 
     async def health(self) -> Answer:
         return _answer(await self._http.get("/health"))

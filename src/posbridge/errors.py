@@ -172,6 +172,13 @@ class JournalUnavailable(PosBridgeError):
     http_status = 503
 
 
+class TooManyConnections(PosBridgeError):
+    """More connections than the bridge serves at once; answered at connect, then closed."""
+
+    code = "TOO_MANY_CONNECTIONS"
+    http_status = 503
+
+
 class TerminalTimeout(PosBridgeError):
     """The terminal did not answer in time: the command's outcome is not known."""
 

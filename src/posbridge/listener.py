@@ -29,16 +29,14 @@ from typing import Any
 import uvicorn
 
 from . import __version__
-from .http.security import TOKEN_ENV, AccessPolicy, GuardedHttpToolsProtocol, is_loopback_bind
+from .http.access import TOKEN_ENV, AccessPolicy, is_loopback_bind
+from .http.server import uvicorn_config
 from .journal import Journal, Payment, default_path
 from .service import BatchSummary, PaymentService, ServiceConfig, parse_amount
 from .terminal import LinkStatus, TerminalClient
 from .terminals import TerminalChoice, TerminalSpecError, choose_terminal
 
 log = logging.getLogger("posbridge")
-
-#: Connections and requests served at once; beyond it uvicorn answers 503 at once.
-MAX_CONNECTIONS = 512
 
 STOPPED, STARTING, RUNNING, STOPPING = "stopped", "starting", "running", "stopping"
 
@@ -213,16 +211,8 @@ class Listener:
             ServiceConfig(max_amount_minor=max_minor, terminal_timeout=config.terminal_timeout),
         )
         self.service.on_fatal = self._on_fatal
-        self._server = _Server(uvicorn.Config(
-            create_app(self.service, config.policy), host=config.host, port=port,
-            log_config=None, access_log=config.access_log, server_header=False,
-            lifespan="off", timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
-            limit_concurrency=MAX_CONNECTIONS,
-            # Nothing stands between the POS and the bridge: X-Forwarded-* headers are not
-            # believed (a local program could otherwise choose the client address the log
-            # shows).
-            proxy_headers=False,
-        ))
+        self._server = _Server(uvicorn_config(create_app(self.service, config.policy),
+                                              config.host, port, access_log=config.access_log))
         log.info("posbridge %s: journal %s, terminal %s", __version__, self._journal.path,
                  choice.description)
         policy = config.policy

@@ -39,7 +39,7 @@ def test_listening_beyond_this_pc_without_a_token_is_refused(host: str) -> None:
 @pytest.mark.parametrize("args, text", [
     (("--token", "short"), "at least 16"),
     (("--allow-origin", "*"), "is not an origin"),
-    (("--token", TOKEN, "--token-file", "/x"), "not both"),
+    (("--token", TOKEN, "--token-file", __file__), "not both"),  # a file that exists
     (("--token-file", "/nonexistent/token"), "--token-file"),
 ])
 def test_bad_access_settings_stop_the_start_with_a_reason(

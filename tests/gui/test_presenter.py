@@ -265,3 +265,14 @@ def test_the_link_history_newest_first_with_the_attempts() -> None:
     assert lines[3].endswith("link lost: USB accessory read: no such device")
     assert lines[-1] == "3 connection attempt(s) since the listener started"
     assert present(ListenerStatus(STOPPED), NOW, USB).link_history == ()
+@pytest.mark.parametrize(("delay", "journal", "message"), [
+    (float("nan"), "", "Customer delay (settings file): give a finite number"),
+    (-1.0, "", "Customer delay (settings file): give a number of seconds, zero or more"),
+    (2.0, "/", "Journal (settings file): / is a folder"),
+])
+def test_form_refuses_a_bad_setting_from_the_settings_file(delay: float, journal: str,
+                                                           message: str) -> None:
+    # The settings file is JSON, which Python reads NaN from: checked like the form's fields.
+    with pytest.raises(FormError) as caught:
+        read_form("127.0.0.1", "8080", SIMULATOR, "", customer_delay=delay, journal=journal)
+    assert message in str(caught.value)

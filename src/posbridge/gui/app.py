@@ -48,12 +48,12 @@ def _setup_logging(lines: queue.Queue[logging.LogRecord]) -> list[str]:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter(logs.FORMAT))
+    console.setFormatter(logs.Formatter())
     root.addHandler(console)
     # The window's pane: the stdlib's QueueHandler formats each record (its message becomes
     # the whole line) and never blocks the logger.
     pane = logging.handlers.QueueHandler(lines)
-    pane.setFormatter(logging.Formatter(logs.FORMAT))
+    pane.setFormatter(logs.Formatter())
     root.addHandler(pane)
     try:
         root.addHandler(logs.file_handler(logs.default_file()))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import methods
-from ..http.security import is_loopback_bind
+from .. import checks, methods
+from ..http.access import is_loopback_bind
 from ..journal import ACTIVE, APPROVED, RECEIVED, UNKNOWN, Payment
 from ..listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerConfig, ListenerStatus
 from ..service import BatchSummary, format_minor, public_status, transaction_status
@@ -201,13 +201,24 @@ def read_form(
             "the API can take payments. The panel listens on this PC only (127.0.0.1); to "
             "serve other machines use 'posbridge serve' with an access token "
             "(docs/security.md)")
-    text = port.strip()
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
-        raise FormError(f"Port: give a whole number from 1 to 65535 (got {port.strip()!r})")
+    # The same checks as posbridge serve's options (posbridge.checks), named as the form is.
+    try:
+        number = checks.port(port.strip())
+    except ValueError as exc:
+        raise FormError(f"Port: {exc}") from None
+    try:
+        checks.delay(str(customer_delay))
+    except ValueError as exc:
+        raise FormError(f"Customer delay (settings file): {exc}") from None
+    if journal:
+        try:
+            checks.file_to_write(journal)
+        except ValueError as exc:
+            raise FormError(f"Journal (settings file): {exc}") from None
     spec = option.spec
     if option.takes_address:
         spec = tcp_spec(address)
-    return ListenerConfig(terminal=spec, host=host, port=int(text),
+    return ListenerConfig(terminal=spec, host=host, port=number,
                           journal=Path(journal) if journal else None,
                           customer_delay=customer_delay)
 

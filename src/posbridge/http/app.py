@@ -1,17 +1,17 @@
-"""The Starlette application: five POST routes, a health route, one error table.
+"""The Starlette application: five POST routes from the command table, a health route.
 
-Each route reads the body with a size cap, validates it with its pydantic model, calls the
-PaymentService, and writes JSON. Every failure is a PosBridgeError by the time it leaves a
-route, and ``_error`` turns it into ``{"success": false, "message", "error_code"}`` with
-the class's HTTP status: the error table is ``posbridge.errors``.
+Each route reads the body with a size cap and a deadline (``body.py``), validates it with
+its pydantic model, calls the PaymentService, and writes JSON. Every failure is a
+PosBridgeError by the time it leaves a route, and ``responses.error`` turns it into
+``{"success": false, "message", "error_code"}`` with the class's HTTP status: the error
+table is ``posbridge.errors``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,52 +23,19 @@ from starlette.routing import Route
 
 from .. import errors, methods
 from ..journal import Payment
+from ..logs import escape
 from ..metrics import CONTENT_TYPE, BridgeMetrics
 from ..protocol.messages import Progress
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
-from .security import AccessPolicy, Gate
+from .access import AccessPolicy, Gate
+from .body import BodyReader
+from .commands import COMMANDS, endpoints_sentence
+from .responses import ENCODER, error, error_body, json_response
 
 log = logging.getLogger("posbridge.http")
 
 API_VERSIONS = ("v1",)
-MAX_BODY = 16 * 1024
-
-
-#: One encoder for every answer (json.dumps with options builds a new one per call).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _json(
-    body: dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    return Response(
-        _ENCODER.encode(body).encode(),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused past MAX_BODY without reading the rest. The transport's protocol
-    (GuardedHttpToolsProtocol) answers 408 to a body that does not arrive in time."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY:
-        raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
-    body = b""
-    receive = request.receive
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            # Nobody is left to read the answer; this only keeps it out of the error log.
-            raise errors.InvalidRequest("the client closed the connection mid-body")
-        chunk: bytes = message.get("body", b"")
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise errors.RequestTooLarge(f"the request body is over {MAX_BODY // 1024} KiB")
-        if not message.get("more_body", False):
-            return body
 
 
 def _check_version(request: Request) -> None:
@@ -94,16 +61,18 @@ def create_app(
     policy = policy or AccessPolicy()
     metrics = metrics or BridgeMetrics()
     metrics.watch(service)
+    reader = BodyReader()
 
     def command(
-        model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
+        model: type[Any], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
     ) -> Handler:
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
             status, code = 500, errors.InternalError.code
             try:
                 _check_version(request)
-                answer = await run(models.parse_body(model, await _read_body(request)))
+                body = await reader.read(request.receive, request.headers.get("content-length"))
+                answer = await run(models.parse_body(model, body))
                 status, code = 200, ""
             except errors.PosBridgeError as exc:
                 status, code = exc.http_status, exc.code
@@ -113,7 +82,7 @@ def create_app(
                                         time.perf_counter() - started, status, code)
             if isinstance(answer, bytes):  # already encoded
                 return Response(answer, media_type="application/json")
-            return _json(answer)
+            return json_response(answer)
 
         return endpoint
 
@@ -138,7 +107,7 @@ def create_app(
         if hit is None or hit[0] is not payment or hit[1] is not progress:
             if len(answers) >= 1024:
                 answers.clear()
-            encoded = _ENCODER.encode(models.query_payment_response(payment, progress)).encode()
+            encoded = ENCODER.encode(models.query_payment_response(payment, progress)).encode()
             hit = answers[id(payment)] = (payment, progress, encoded)
         return hit[2]
 
@@ -151,7 +120,7 @@ def create_app(
         return models.submit_batch_response(await service.submit_batch())
 
     async def health(request: Request) -> Response:
-        return _json(health_body(service))
+        return json_response(health_body(service))
 
     async def metrics_text(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
@@ -162,13 +131,15 @@ def create_app(
         # Vary: Origin: an allowed origin's fetch gets CORS headers a cached copy would lack.
         return Response(spec, media_type="application/json", headers={"Vary": "Origin"})
 
+    handlers: dict[str, Callable[[Any], Awaitable[dict[str, Any] | bytes]]] = {
+        "CreatePayment": create, "CancelPayment": cancel, "QueryPayment": query,
+        "VoidPayment": void, "SubmitBatch": batch,
+    }
+    # QueryPayment first: it is what a POS polls, and routes are tried in order.
+    ordered = sorted(COMMANDS, key=lambda c: c.name != "QueryPayment")
     routes = [
-        # QueryPayment first: it is what a POS polls, and routes are tried in order.
-        Route("/QueryPayment", command(models.QueryPaymentRequest, query), methods=["POST"]),
-        Route("/CreatePayment", command(models.CreatePaymentRequest, create), methods=["POST"]),
-        Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
-        Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
-        Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
+        *(Route(c.path, command(c.request, handlers[c.name]), methods=["POST"])
+          for c in ordered),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -232,29 +203,28 @@ def _iso(t: float) -> str:
 async def _error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.PosBridgeError)
     if exc.http_status >= 500:
-        log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
-    return _json(models.error_response(exc), exc.http_status)
+        log.warning("%s %s: %s %s", request.method, escape(request.url.path), exc.code,
+                    escape(exc.message))
+    return error(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error: errors.PosBridgeError
+    refusal: errors.PosBridgeError
     if exc.status_code == 405:
-        error = errors.MethodNotAllowed(f"{request.url.path} takes POST only")
+        refusal = errors.MethodNotAllowed(f"{shown(request.url.path, 80)} takes POST only")
     elif exc.status_code == 404:
-        error = errors.RouteNotFound(
-            f"no such endpoint {request.url.path}; the API has POST /CreatePayment, "
-            "/CancelPayment, /QueryPayment, /VoidPayment and /SubmitBatch"
+        refusal = errors.RouteNotFound(
+            f"no such endpoint {shown(request.url.path, 80)}; the API has "
+            f"{endpoints_sentence()}"
         )
     else:
-        error = errors.InvalidRequest(str(exc.detail))
-    body = models.error_response(error)
-    return _json(body, exc.status_code, exc.headers)
+        refusal = errors.InvalidRequest(str(exc.detail))
+    return json_response(error_body(refusal), exc.status_code, exc.headers)
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.exception("%s %s: unexpected error", request.method, request.url.path)
-    error = errors.InternalError(
+    log.exception("%s %s: unexpected error", request.method, escape(request.url.path))
+    return error(errors.InternalError(
         "posbridge hit an unexpected error; the payment journal is intact. See the log"
-    )
-    return _json(models.error_response(error), 500)
+    ))

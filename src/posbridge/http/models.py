@@ -288,7 +288,3 @@ def submit_batch_response(batch: BatchSummary) -> dict[str, Any]:
         "batch_id": batch.batch_id,
         "replayed": batch.replayed,
     }
-
-
-def error_response(exc: errors.PosBridgeError) -> dict[str, Any]:
-    return {"success": False, "message": exc.message, "error_code": exc.code, **exc.extra}

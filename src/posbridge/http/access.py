@@ -1,4 +1,4 @@
-"""Who may drive the terminal: Host and Origin checks, CORS, the access token, slow clients.
+"""Who may drive the terminal: Host and Origin checks, CORS, the access token.
 
 Anything that can send a POST to the bridge can take or void a payment, so three guards sit
 in front of the routes, in one ASGI middleware, ``Gate`` (one pass over the headers):
@@ -13,45 +13,42 @@ in front of the routes, in one ASGI middleware, ``Gate`` (one pass over the head
 3. The token check: when an access token is set, every request but the preflight and the
    public documents needs ``Authorization: Bearer <token>``, compared in constant time.
 
-``GuardedHttpToolsProtocol`` closes connections that do not finish sending a request head
-in time; uvicorn itself has no such limit. docs/security.md explains what each guard stops.
+Slow clients and oversized heads are the protocol's business (``server.py``); what each
+guard stops is in docs/security.md.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import errors
+from ..logs import escape
+from . import responses
 from .docs import PATHS as DOCS_PATHS
 
 log = logging.getLogger("posbridge.http")
 
 TOKEN_ENV = "POSBRIDGE_TOKEN"
 MIN_TOKEN_LENGTH = 16
-#: Seconds a client has to send a whole request head, from connecting or from the end of
-#: its previous response. An idle keep-alive connection is closed after the same time.
-HEAD_TIMEOUT = 10.0
-#: Seconds a client has to send the rest of a request body once its head has arrived.
-BODY_TIMEOUT = 10.0
-#: Bytes a request head (request line and headers) may take; more gets 431 and a close.
-MAX_HEAD = 32 * 1024
 #: Paths served without the token: static documents that hold no payment data.
 PUBLIC_PATHS = frozenset({"/openapi.json", *DOCS_PATHS})
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
-#: The headers the Gate reads (as uvicorn gives them: lower case), and their names for a person.
-_IDENTITY_HEADERS = {b"host": "Host", b"origin": "Origin", b"authorization": "Authorization"}
+#: The headers the Gate reads (as uvicorn gives them: lower case), and their names for a
+#: person. Each must come at most once: which copy counts would differ between layers.
+_GUARDED_HEADERS = {b"host": "Host", b"origin": "Origin", b"authorization": "Authorization",
+                    b"x-api-version": "x-api-version"}
+#: What a browser's preflight may ask for; anything else is refused (400, JSON).
+CORS_METHODS = ("GET", "POST")
+CORS_HEADERS = ("x-api-version", "content-type", "authorization")
 _ORIGIN_RE = re.compile(r"(https?)://([^/?#@\s]+)")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
@@ -165,26 +162,27 @@ def _is_loopback_or_ip(name: str) -> bool:
 
 async def _refuse(exc: errors.PosBridgeError, why: str, scope: Scope, receive: Receive,
                   send: Send, headers: dict[str, str] | None = None) -> None:
-    from .app import _json
-    from .models import error_response
-
     client = scope.get("client")
     who = f"{client[0]}:{client[1]}" if client else "unknown client"
-    # ``why`` is written for the log: it never holds the request's headers' secrets.
-    log.warning("refused %s %s from %s: %s (%s)", scope.get("method"), scope.get("path"), who,
-                exc.code, why)
-    await _json(error_response(exc), exc.http_status, headers)(scope, receive, send)
+    # ``why`` is written for the log: it never holds the request's headers' secrets. The
+    # path is the client's (decoded: %0a is a line feed), so it is escaped here as well as
+    # by the log formatter: a log line is never of the client's making.
+    log.warning("refused %s %s from %s: %s (%s)", escape(str(scope.get("method"))),
+                escape(str(scope.get("path"))), who, exc.code, escape(why))
+    await responses.error(exc, headers)(scope, receive, send)
 
 
 class Gate:
     """The checks every request passes before a route, in one pass over its headers.
 
-    In order: the Host (403 ``FORBIDDEN_HOST``), the Origin when there is one (403
-    ``FORBIDDEN_ORIGIN``), then the token when one is set (401 ``UNAUTHORIZED``). A request
-    with an allowed Origin goes through Starlette's ``CORSMiddleware``, which answers its
-    preflight and adds the CORS headers to every answer, refusals included, so a browser POS
-    can read them. A request with no Origin (a program, curl) is never a CORS request and
-    skips that layer. Nothing is read or done for a refused request.
+    In order: a repeated Host, Origin, Authorization or x-api-version (400
+    ``INVALID_REQUEST``), the Host (403 ``FORBIDDEN_HOST``), the Origin when there is one
+    (403 ``FORBIDDEN_ORIGIN``), then the token when one is set (401 ``UNAUTHORIZED``). A
+    request with an allowed Origin goes through Starlette's ``CORSMiddleware``, which answers
+    its preflight (a refused one leaves as a JSON 400) and adds the CORS headers to every
+    answer, refusals included, so a browser POS can read them. A request with no Origin (a
+    program, curl) is never a CORS request and skips that layer. Nothing is read or done for
+    a refused request.
     """
 
     def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
@@ -193,8 +191,8 @@ class Gate:
         self.cors = CORSMiddleware(
             self._after_cors,
             allow_origins=list(policy.allowed_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["x-api-version", "content-type", "authorization"],
+            allow_methods=list(CORS_METHODS),
+            allow_headers=list(CORS_HEADERS),
             max_age=600,
         )
         # Host header -> allowed: a client sends the same few names over and over.
@@ -206,11 +204,12 @@ class Gate:
             return
         found: dict[bytes, str] = {}
         for name, value in scope["headers"]:
-            if name in _IDENTITY_HEADERS:
+            if name in _GUARDED_HEADERS:
                 if name in found:
-                    # Two answers to "who is asking": no browser sends that, and which one
-                    # counts would differ between layers. Refused, not guessed at.
-                    repeated = _IDENTITY_HEADERS[name]
+                    # Two answers to "who is asking" (or "which API"): no browser sends
+                    # that, and which one counts would differ between layers. Refused, not
+                    # guessed at.
+                    repeated = _GUARDED_HEADERS[name]
                     await _refuse(errors.InvalidRequest(f"the request gives the {repeated} "
                                                         "header more than once; send it once"),
                                   f"{repeated} header repeated", scope, receive, send)
@@ -239,6 +238,9 @@ class Gate:
             await _refuse(error, f"Origin {_printable(origin)}", scope, receive, send)
             return
         scope.setdefault("state", {})["posbridge.authorization"] = authorization
+        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
+            await self.cors(scope, receive, _PreflightRefusal(scope, receive, send))
+            return
         await self.cors(scope, receive, send)
 
     async def _after_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -276,126 +278,35 @@ def _printable(value: str | None, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with deadlines for the request head and body.
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
 
-    uvicorn arms no timer on a new connection and cancels its keep-alive timer on the first
-    byte, so a client that trickles a header a byte at a time holds a connection forever.
-    Here a connection must send a complete request head within ``head_timeout`` seconds of
-    connecting or of its previous response (else it is closed), and a body that has not
-    arrived whole with its head must arrive within ``body_timeout`` seconds of it (else 408
-    and a close). A request that has arrived and is being answered is never cut. One timer
-    per connection serves both, and the usual request (head and body in one read) arms none
-    of its own: the deadline costs the routes nothing.
+
+class _PreflightRefusal:
+    """The ``send`` of a preflight: Starlette's CORSMiddleware decides, and a refusal it
+    writes as plain text ("Disallowed CORS headers") leaves here as the bridge's JSON error.
     """
 
-    head_timeout = HEAD_TIMEOUT
-    body_timeout = BODY_TIMEOUT
-    max_head = MAX_HEAD
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope, self.receive, self.send = scope, receive, send
+        self.refused = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_pending = False
-        self._body_pending = False
-        self._body_timer_armed = False
-        self._head_timer: Any = None
-        self._deadline = 0.0
-        self._head_bytes = 0
-
-    def data_received(self, data: bytes) -> None:
-        # Bytes count toward the head while no request is being answered (its body is
-        # bounded by the route instead). httptools itself sets no limit.
-        if self._head_pending or self.cycle is None or self.cycle.response_complete:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.max_head:
-                self._refuse_head()
-                return
-        super().data_received(data)
-        if self._body_pending and not self._body_timer_armed:
-            # The head is in and the body is not: it gets body_timeout from now, once.
-            self._body_timer_armed = True
-            self._arm_head_timer(self.body_timeout)
-
-    def _refuse_head(self) -> None:
-        self._close_with(errors.HeadersTooLarge(
-            f"the request line and headers are over {self.max_head // 1024} KiB"
-        ))
-
-    def send_400_response(self, msg: str) -> None:
-        # uvicorn answers a request httptools cannot parse in plain text; ours is JSON too.
-        self._close_with(errors.InvalidRequest(
-            "the request is not valid HTTP/1.1 (a malformed request line, header or chunk)"
-        ))
-
-    def _close_with(self, error: errors.PosBridgeError) -> None:
-        from http import HTTPStatus
-
-        from .models import error_response
-
-        body = json.dumps(error_response(error)).encode()
-        reason = HTTPStatus(error.http_status).phrase.encode()
-        self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n%s" % (error.http_status, reason, len(body), body)
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            self.refused = True
+            return
+        if not self.refused:
+            await self.send(message)
+            return
+        reason = bytes(message.get("body", b"")).decode("utf-8", "replace")[:80]
+        asked = (_header(self.scope, b"access-control-request-headers") or b"").decode(
+            "latin-1")
+        error = errors.InvalidRequest(
+            f"the browser's preflight was refused ({reason}); posbridge accepts the methods "
+            f"{', '.join(CORS_METHODS)} and the headers {', '.join(CORS_HEADERS)}"
         )
-        self.transport.close()
-
-    def _arm_head_timer(self, seconds: float | None = None) -> None:
-        # Moving the deadline is a float store: the one timer is rescheduled only when it
-        # would fire too late, and when it fires early it sleeps on to the new deadline.
-        self._deadline = self.loop.time() + (seconds or self.head_timeout)
-        if self._head_timer is None or self._deadline < self._head_timer.when():
-            self._disarm_head_timer()
-            self._head_timer = self.loop.call_at(self._deadline, self._head_timed_out)
-
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing():
-            return
-        if self.loop.time() < self._deadline:
-            self._head_timer = self.loop.call_at(self._deadline, self._head_timed_out)
-            return
-        if self.pipeline:
-            # The request still arriving is queued behind one being answered (pipelining):
-            # its deadline starts again when that answer is complete (on_response_complete).
-            return
-        if self._body_pending and self.cycle is not None and not self.cycle.response_started:
-            self._close_with(errors.RequestTimeout(
-                f"the request body did not arrive within {self.body_timeout:g} s; send it again"
-            ))
-            return
-        answering = self.cycle is not None and not self.cycle.response_complete
-        if self._head_pending or not answering:
-            self.transport.close()
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._arm_head_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        super().connection_lost(exc)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_pending = True
-
-    def on_headers_complete(self) -> None:
-        self._head_pending = False
-        self._head_bytes = 0
-        self._body_pending, self._body_timer_armed = True, False
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._body_pending = False
-        super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_head_timer()
+        await _refuse(error, f"preflight: {reason}, asked for headers {_printable(asked)}",
+                      self.scope, self.receive, self.send)

@@ -1,0 +1,207 @@
+"""The HTTP server: uvicorn's configuration, and the one thing its protocol cannot do.
+
+uvicorn parses HTTP (httptools), runs the ASGI app, keeps connections alive and closes idle
+ones. It sets no limit on a request head, neither in time (a client that trickles a header
+a byte at a time holds a connection for ever, since uvicorn's keep-alive timer stops at the
+first byte) nor in size (httptools keeps whatever arrives). ``GuardedHttpToolsProtocol``
+adds those two and nothing else, with uvicorn's own keep-alive timer as the one timer of a
+connection. The body's deadline and size are the ASGI app's (``app.read_body``), on uvicorn's
+public interface.
+
+The subclass touches uvicorn's internals (``_unset_keepalive_if_required``, the parser
+callbacks, ``send_400_response``), so pyproject.toml pins uvicorn and httptools below the
+next minor versions; tests/http/test_server.py checks each behaviour through a real socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .. import errors
+from . import responses
+
+log = logging.getLogger("posbridge.http")
+
+#: Seconds a client has to send a whole request head, from connecting or from the end of
+#: its previous response: this is also how long an idle keep-alive connection stays open.
+HEAD_TIMEOUT = 10.0
+#: Bytes a request head (request line and headers) may take; more gets 431 and a close.
+MAX_HEAD = 32 * 1024
+#: Connections served at once; one more is answered 503 (JSON) and closed at connect.
+MAX_CONNECTIONS = 512
+#: Seconds a refused connection is still read (and what comes dropped) before it is closed.
+LINGER = 1.0
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a head that is over the limit."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and a size limit for the request head.
+
+    A connection must send a complete request head within ``timeout_keep_alive`` seconds
+    (uvicorn's setting) of connecting or of its previous response, or it is closed: uvicorn's
+    keep-alive timer is armed at connect too, and arriving bytes no longer stop it; a
+    complete head does. A head over ``max_head`` bytes gets 431 and a close, counted on the
+    head alone, however its bytes arrive (one write with its body, several requests in one
+    write, a byte at a time). A request being answered is never cut. Everything this
+    protocol answers by itself (400 for what is not HTTP, 431, 503 over the connection
+    limit) is the bridge's JSON error (``responses.raw_error``).
+    """
+
+    max_head = MAX_HEAD
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn's concurrency limit answers a request head with a plain-text 503; here the
+        # same limit is applied at connect, with the JSON error (connection_made).
+        self.max_connections: int | None = self.limit_concurrency
+        self.limit_concurrency = None
+        self._in_message = False  # a request has begun and is not complete
+        self._in_head = False  # a request head has begun and is not complete
+        self._head_size = 0  # bytes of that head the parser has handed over so far
+        self._head_first = 0  # of those, the ones from the read in which the head began
+        self._head_later = 0  # bytes of the reads after that one (all head: it is not done)
+        self._heads = 0  # request heads begun on this connection
+        self._receiving = False
+        self._refusal: errors.PosBridgeError | None = None
+        self._refused = False
+        self._after_answer: errors.PosBridgeError | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        if self.max_connections is not None and len(self.connections) > self.max_connections:
+            self._close_with(errors.TooManyConnections(
+                f"posbridge is serving {self.max_connections} connections already; close "
+                "idle ones or try again in a moment"
+            ))
+            return
+        # The head deadline of a new connection is uvicorn's keep-alive timer, armed now.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered and closing: what still comes is dropped
+        heads, continued, between = self._heads, self._in_head, not self._in_message
+        self._receiving = True
+        try:
+            super().data_received(data)
+        finally:
+            self._receiving = False
+        if self._in_head and not self.transport.is_closing():
+            # A head still incomplete: the parser holds its unfinished line, so count raw
+            # bytes too. Those of a read after the one where the head began are all head;
+            # so is the whole read in which it began when that read began with it (no
+            # earlier request in it); otherwise only what the parser has handed over counts
+            # from that read.
+            if continued and heads == self._heads:
+                self._head_later += len(data)
+            elif between and self._heads == heads + 1:
+                self._head_first, self._head_later = max(len(data), self._head_size), 0
+            else:
+                self._head_first, self._head_later = self._head_size, 0
+            if self._head_first + self._head_later > self.max_head:
+                self._close_with(self._head_too_large())
+
+    def _unset_keepalive_if_required(self) -> None:
+        # uvicorn stops its keep-alive timer at the first byte of a new request; here it
+        # runs on until the request's head is complete (on_headers_complete).
+        if not self._receiving:
+            super()._unset_keepalive_if_required()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_message = self._in_head = True
+        self._head_size = 0
+        self._heads += 1
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        HttpToolsProtocol._unset_keepalive_if_required(self)  # the head is in: deadline met
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_message = False
+        super().on_message_complete()
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > self.max_head:
+            self._refusal = self._head_too_large()
+            raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
+
+    def _head_too_large(self) -> errors.PosBridgeError:
+        return errors.HeadersTooLarge(
+            f"the request line and headers are over {self.max_head // 1024} KiB"
+        )
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers a request httptools cannot parse in plain text; ours is JSON, and
+        # a head stopped for its size gets its 431.
+        self._close_with(self._refusal or errors.InvalidRequest(
+            "the request is not valid HTTP/1.1 (a malformed request line, header or chunk)"
+        ))
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn's warning says to install a WebSocket library; the bridge has no
+        # WebSocket endpoint (ws="none"), so an Upgrade request is answered as plain HTTP.
+        log.debug("an Upgrade request is answered as plain HTTP (no WebSocket endpoint)")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._after_answer is not None:
+            error, self._after_answer, self._refused = self._after_answer, None, False
+            self._close_with(error)
+
+    def _close_with(self, error: errors.PosBridgeError) -> None:
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.more_body and not cycle.response_complete:
+            # A whole request before this one (pipelined) is being answered: it gets its
+            # answer first, then this refusal (on_response_complete). Nothing more is read.
+            self._after_answer = error
+            return
+        who = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown client"
+        log.warning("refused a connection from %s: %s (%s)", who, error.code, error.message)
+        self.transport.write(responses.raw_error(error))
+        # Closing a socket with unread bytes makes the kernel reset the connection, and a
+        # reset can destroy the answer before the client reads it (a client still sending
+        # its big head would see "connection reset", not the 431). So: end our side, drop
+        # what still comes, and close when the client does or after LINGER seconds.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        HttpToolsProtocol._unset_keepalive_if_required(self)
+        self.timeout_keep_alive_task = self.loop.call_later(LINGER, self.transport.close)
+
+
+def uvicorn_config(app: ASGIApp, host: str, port: int, *, access_log: bool = False,
+                   head_timeout: float = HEAD_TIMEOUT,
+                   max_connections: int | None = MAX_CONNECTIONS) -> uvicorn.Config:
+    """uvicorn's settings for the bridge: ours on the protocol above, no WebSocket, no
+    lifespan, the log to posbridge's handlers."""
+    return uvicorn.Config(
+        app, host=host, port=port, http=GuardedHttpToolsProtocol, ws="none",
+        lifespan="off", log_config=None, access_log=access_log, server_header=False,
+        timeout_keep_alive=head_timeout,  # type: ignore[arg-type]
+        limit_concurrency=max_connections,
+        # Nothing stands between the POS and the bridge: X-Forwarded-* headers are not
+        # believed (a local program could otherwise choose the client address the log shows).
+        proxy_headers=False,
+    )
