@@ -44,7 +44,8 @@ def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -
             loop.add_signal_handler(sig, stop)
             via_loop.append(sig)
             installed.append("loop")
-        except (NotImplementedError, RuntimeError):  # Windows' loops; not the main thread
+        # Windows' loops (NotImplementedError); not the main thread (ValueError, RuntimeError)
+        except (NotImplementedError, RuntimeError, ValueError):
             try:
                 previous[sig] = signal.signal(sig, handler)
                 installed.append("signal.signal")

@@ -55,14 +55,17 @@ def test_named_methods_a_scenario_and_its_end(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "says"), [
     (["--condition-codes", "8"], "--condition-codes: condition code '8' is not two digits"),
-    (["--scenario", "/nonexistent/s.json"], "--scenario /nonexistent/s.json: No such file"),
+    (["--scenario", "/nonexistent/s.json"], "--scenario: no such file: /nonexistent/s.json"),
     (["--listen", "tcp://127.0.0.1:0"], "--listen: 'tcp://127.0.0.1:0' is not a"),
 ])
 def test_bad_flags_are_refused_with_the_reason(args: list[str], says: str) -> None:
+    """Checked at start like every setting (posbridge.checks): exit status 2, the option
+    named, no traceback."""
     listen = [] if "--listen" in args else ["--listen", f"tcp://127.0.0.1:{free_port()}"]
     out = subprocess.run([sys.executable, "-m", "posbridge", "simulator", *listen, *args],
                          capture_output=True, text=True, timeout=30)
-    assert out.returncode == 1 and says in out.stderr, out.stderr
+    assert out.returncode == 2 and says in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
 
 
 EXPECTED = {"approve": ("approved", "00"), "decline": ("declined", "51"),
