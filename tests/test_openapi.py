@@ -29,7 +29,7 @@ def test_the_cli_prints_the_same_document() -> None:
 def test_every_command_and_error_code_is_in_the_document() -> None:
     spec = build_spec()
     assert set(spec["paths"]) == {"/CreatePayment", "/CancelPayment", "/QueryPayment",
-                                  "/VoidPayment", "/SubmitBatch"}
+                                  "/VoidPayment", "/SubmitBatch", "/RefundPayment"}
     text = json.dumps(spec)
     route_level = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}  # not answered by any one operation
     for cls in errors.all_errors():

@@ -43,7 +43,7 @@ from pathlib import Path
 from . import payments
 from .payments import OpKind, OpState, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The status vocabulary and its transition table live in payments.py (pure); they are
 # re-exported here for the journal's readers.
@@ -124,6 +124,22 @@ _MIGRATIONS: list[str] = [
     DROP TABLE batches;
     ALTER TABLE batches_v2 RENAME TO batches
     """,
+    # version 3: refunds, each with the operation that sent it (kind 'refund').
+    """
+    CREATE TABLE refunds (
+        refund_ref     TEXT PRIMARY KEY,        -- the POS's refund_reference
+        ref            TEXT NOT NULL,           -- the payment refunded
+        amount         TEXT NOT NULL,           -- as the POS sent it, e.g. "0.50"
+        amount_minor   INTEGER NOT NULL,
+        status         TEXT NOT NULL,           -- unknown, approved, refused, failed
+        op_id          INTEGER NOT NULL,        -- the operation of its latest sending
+        transaction_id TEXT NOT NULL DEFAULT '',
+        detail         TEXT NOT NULL DEFAULT '',
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE INDEX refunds_ref ON refunds (ref)
+    """,
 ]
 
 
@@ -179,7 +195,7 @@ class JournalEvent:
     to_status: str
     detail: str
     id: int = 0
-    kind: str = "payment"  # payment, or the operation: cancel, void, batch
+    kind: str = "payment"  # payment, or the operation: cancel, void, batch, refund
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,20 @@ class BatchRecord:
     total_minor: int
     submitted_at: str
     settled_at: str | None
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    refund_ref: str
+    ref: str
+    amount: str
+    amount_minor: int
+    status: str
+    op_id: int
+    transaction_id: str
+    detail: str
+    created_at: str
+    updated_at: str
 
 
 def _now() -> str:
@@ -538,6 +568,71 @@ class Journal:
             self._db.execute("UPDATE batches SET state = ? WHERE batch_id = ? AND state = ?",
                              (OpState.NOT_DONE, batch_id, OpState.SENT))
             self.close_op(op_id, OpState.NOT_DONE, detail)
+
+    # -- refunds ----------------------------------------------------------------------
+
+    def refund(self, refund_ref: str) -> RefundRecord | None:
+        row = self._read_one("SELECT * FROM refunds WHERE refund_ref = ?", (refund_ref,))
+        return RefundRecord(**row) if row else None
+
+    def refunds(self, ref: str) -> list[RefundRecord]:
+        """The refunds of payment ``ref``, oldest first."""
+        rows = self._read("SELECT * FROM refunds WHERE ref = ? ORDER BY created_at, rowid",
+                          (ref,))
+        return [RefundRecord(**row) for row in rows]
+
+    def refund_of_op(self, op_id: int) -> RefundRecord | None:
+        row = self._read_one("SELECT * FROM refunds WHERE op_id = ?", (op_id,))
+        return RefundRecord(**row) if row else None
+
+    def begin_refund(self, refund_ref: str, ref: str, amount: str, amount_minor: int
+                     ) -> tuple[Operation, RefundRecord]:
+        """Journal a refund as sent (its operation, and its row as ``unknown``), before it
+        goes to the terminal. A refund refused or failed before is sent again under the
+        same reference: its row starts over with a new operation."""
+        now = _now()
+        with self.atomic():
+            op = self.open_op(OpKind.REFUND, ref, f"refund {refund_ref} of {amount} sent to "
+                              "the terminal")
+            self._db.execute(
+                "INSERT INTO refunds (refund_ref, ref, amount, amount_minor, status, op_id, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (refund_ref) DO UPDATE SET status = excluded.status, "
+                "op_id = excluded.op_id, detail = '', updated_at = excluded.updated_at",
+                (refund_ref, ref, amount, amount_minor, payments.RefundStatus.UNKNOWN, op.id,
+                 now, now))
+        record = self.refund(refund_ref)
+        assert record is not None
+        return op, record
+
+    def finish_refund(self, refund_ref: str, status: payments.RefundStatus, detail: str,
+                      *, transaction_id: str = "") -> RefundRecord:
+        """Record a refund's outcome and close its operation. Only a refund whose outcome
+        is unknown changes: applying the same answer twice changes nothing."""
+        now = _now()
+        state = {payments.RefundStatus.APPROVED: OpState.DONE,
+                 payments.RefundStatus.REFUSED: OpState.REFUSED,
+                 payments.RefundStatus.FAILED: OpState.NOT_DONE}[status]
+        with self.atomic():
+            row = self._db.execute("SELECT status, op_id FROM refunds WHERE refund_ref = ?",
+                                   (refund_ref,)).fetchone()
+            if row is None:
+                raise IllegalTransition(f"no refund {refund_ref!r}")
+            if row["status"] == payments.RefundStatus.UNKNOWN:
+                self._db.execute(
+                    "UPDATE refunds SET status = ?, detail = ?, transaction_id = ?, "
+                    "updated_at = ? WHERE refund_ref = ?",
+                    (status, detail, transaction_id, now, refund_ref))
+                self.close_op(row["op_id"], state, f"refund {refund_ref}: {detail}")
+        record = self.refund(refund_ref)
+        assert record is not None
+        return record
+
+    def delete_refund(self, refund_ref: str) -> None:
+        """Remove a refund the terminal refused while the POS waited: a refused request
+        leaves nothing behind but its operation's history."""
+        with self.atomic():
+            self._db.execute("DELETE FROM refunds WHERE refund_ref = ?", (refund_ref,))
 
     # -- payments: writes -------------------------------------------------------------
 

@@ -30,7 +30,13 @@ from .protocol import (
     MessageReceived,
     Role,
 )
-from .protocol.messages import BatchResult, PaymentResult, QueryResult, Reply
+from .protocol.messages import (
+    BatchResult,
+    PaymentResult,
+    QueryResult,
+    RefundResult,
+    Reply,
+)
 from .session import LinkRunner
 from .transports import Connector, TransportError
 
@@ -241,7 +247,8 @@ class TerminalClient:
                     future.set_exception(LinkLost(f"the link went down: {event.reason}"))
         elif isinstance(event, MessageReceived):
             message = event.message
-            if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult):
+            if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult
+                              | RefundResult):
                 log.warning("link: unexpected message from the terminal: %s", message)
                 return
             try:

@@ -1,4 +1,5 @@
-"""The Starlette application: five POST routes, a health route, one error table.
+"""The Starlette application: the reference's five POST routes and posbridge's
+RefundPayment, a health route, one error table.
 
 Each route reads the body with a size cap, validates it with its pydantic model, calls the
 PaymentService, and writes JSON. Every failure is a PosBridgeError by the time it leaves a
@@ -117,7 +118,10 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         if hit is None or hit[0] is not payment:
             if len(answers) >= 1024:
                 answers.clear()
-            encoded = _ENCODER.encode(models.query_payment_response(payment)).encode()
+            # Every journal write (a refund's too) makes a new Payment object: a refund's
+            # change is a new answer.
+            encoded = _ENCODER.encode(models.query_payment_response(
+                payment, service.journal.refunds(payment.ref))).encode()
             hit = answers[id(payment)] = (payment, encoded)
         return hit[1]
 
@@ -128,6 +132,10 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
 
     async def batch(body: models.SubmitBatchRequest) -> dict[str, Any]:
         return models.submit_batch_response(await service.submit_batch())
+
+    async def refund(body: models.RefundPaymentRequest) -> dict[str, Any]:
+        return models.refund_payment_response(await service.refund_payment(
+            body.retrieval_reference_number, body.refund_reference, body.amount))
 
     async def health(request: Request) -> Response:
         return _json(health_body(service))
@@ -145,6 +153,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         Route("/CancelPayment", command(models.CancelPaymentRequest, cancel), methods=["POST"]),
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
+        Route("/RefundPayment", command(models.RefundPaymentRequest, refund), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *docs.routes(),
@@ -210,7 +219,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 404:
         error = errors.RouteNotFound(
             f"no such endpoint {request.url.path}; the API has POST /CreatePayment, "
-            "/CancelPayment, /QueryPayment, /VoidPayment and /SubmitBatch"
+            "/CancelPayment, /QueryPayment, /VoidPayment, /SubmitBatch and /RefundPayment"
         )
     else:
         error = errors.InvalidRequest(str(exc.detail))

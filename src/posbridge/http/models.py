@@ -10,13 +10,22 @@ from __future__ import annotations
 import functools
 import json
 import typing
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import errors, payments
-from ..journal import Payment
-from ..service import BatchSummary, format_minor, public_status, shown, transaction_status
+from ..journal import Payment, RefundRecord
+from ..service import (
+    BatchSummary,
+    RefundOutcome,
+    format_minor,
+    public_status,
+    refunded_minor,
+    shown,
+    transaction_status,
+)
 
 
 class _Body(BaseModel):
@@ -61,6 +70,28 @@ class SubmitBatchRequest(_Body):
     pass
 
 
+class RefundPaymentRequest(_Body):
+    retrieval_reference_number: str = Field(
+        description="The approved payment to refund (settled in a batch or not).",
+        json_schema_extra={"minLength": 1, "maxLength": 64,
+                           "pattern": payments.REFERENCE_PATTERN},
+    )
+    refund_reference: str = Field(
+        description="Identifies the refund: the POS's own reference for it (a credit note "
+        "number). 1 to 64 printable ASCII characters, unique across all refunds. Sending the "
+        "same refund again answers with what the first one got; the same refund_reference "
+        "with another payment or amount is refused (409 REFERENCE_CONFLICT).",
+        json_schema_extra={"minLength": 1, "maxLength": 64,
+                           "pattern": payments.REFERENCE_PATTERN},
+    )
+    amount: str = Field(
+        description="How much to refund, as a decimal string with at most two decimal "
+        "places: all of the payment or part of it. Several refunds of one payment may add "
+        "up to its amount, no more (409 REFUND_EXCEEDS_PAYMENT says what remains).",
+        json_schema_extra={"pattern": payments.AMOUNT_PATTERN},
+    )
+
+
 # The response bodies, for the OpenAPI document and the clients generated from it. The
 # routes build the same bodies as dicts (the functions below); tests check them against
 # these models through the served document.
@@ -103,6 +134,22 @@ class QueryPaymentResponse(_Answer):
     recovered_from_terminal: bool = Field(
         description="true when the journal had no record of this payment and posbridge "
         "brought it back from the terminal's own record")
+    refunded: str = Field(description='the total refunded (approved refunds), "0.00" when '
+                          "none")
+    refunds: list[RefundEntry] = Field(description="the payment's refunds, oldest first")
+
+
+RefundStatusName = Literal["unknown", "approved", "refused", "failed"]
+assert set(typing.get_args(RefundStatusName)) == {str(s) for s in payments.RefundStatus}
+
+
+class RefundEntry(BaseModel):
+    refund_reference: str
+    amount: str
+    status: RefundStatusName = Field(
+        description="approved: refunded; unknown: its answer was lost and posbridge is "
+        "asking the terminal; refused: the terminal said no, nothing was refunded; failed: "
+        "it never reached the terminal, nothing was refunded")
 
 
 class VoidPaymentResponse(_Answer):
@@ -118,6 +165,18 @@ class SubmitBatchResponse(_Answer):
                           "was sent to the terminal")
     replayed: bool = Field(description="true when this answers a SubmitBatch whose answer "
                            "was lost: the batch it settled, not a new one")
+
+
+class RefundPaymentResponse(_Answer):
+    retrieval_reference_number: str
+    refund_reference: str
+    amount: str
+    status: RefundStatusName
+    refunded: str = Field(description="the payment's total refunded, this refund included "
+                          "when approved")
+    remaining: str = Field(description="what may still be refunded of the payment")
+    replayed: bool = Field(description="true when this answers a repeat of an earlier "
+                           "RefundPayment with the same refund_reference and values")
 
 
 class ErrorResponse(BaseModel):
@@ -239,7 +298,13 @@ def cancel_payment_response(payment: Payment) -> dict[str, Any]:
     }
 
 
-def query_payment_response(payment: Payment) -> dict[str, Any]:
+def refund_entries(refunds: Sequence[RefundRecord]) -> list[dict[str, str]]:
+    return [{"refund_reference": r.refund_ref, "amount": r.amount, "status": r.status}
+            for r in refunds]
+
+
+def query_payment_response(payment: Payment, refunds: Sequence[RefundRecord] = ()
+                           ) -> dict[str, Any]:
     return {
         "success": True,
         "message": "Query payment command processed",
@@ -251,6 +316,8 @@ def query_payment_response(payment: Payment) -> dict[str, Any]:
         "amount": payment.amount,
         "batch_number": payment.batch_number,
         "recovered_from_terminal": payment.origin == "terminal",
+        "refunded": format_minor(refunded_minor(refunds)),
+        "refunds": refund_entries(refunds),
     }
 
 
@@ -272,6 +339,22 @@ def submit_batch_response(batch: BatchSummary) -> dict[str, Any]:
         "total": format_minor(batch.total_minor),
         "batch_id": batch.batch_id,
         "replayed": batch.replayed,
+    }
+
+
+def refund_payment_response(outcome: RefundOutcome) -> dict[str, Any]:
+    counted = sum(r.amount_minor for r in outcome.refunds
+                  if r.status in payments.REFUND_COUNTED)
+    return {
+        "success": True,
+        "message": "Refund payment command processed",
+        "retrieval_reference_number": outcome.payment.ref,
+        "refund_reference": outcome.refund.refund_ref,
+        "amount": outcome.refund.amount,
+        "status": outcome.refund.status,
+        "refunded": format_minor(outcome.refunded_minor),
+        "remaining": format_minor(payments.refund_room(outcome.payment.amount_minor, counted)),
+        "replayed": outcome.replayed,
     }
 
 

@@ -63,7 +63,9 @@ ROUTES: dict[str, dict[str, Any]] = {
                    "retrieval_reference_number": "invoice-123456789",
                    "condition_code": "82", "transaction_id": "100100090250128303091105",
                    "transaction_status": "00", "status": "approved", "amount": "1.00",
-                   "batch_number": None, "recovered_from_terminal": False},
+                   "batch_number": None, "recovered_from_terminal": False,
+                   "refunded": "0.40", "refunds": [{"refund_reference": "credit-note-881",
+                                                    "amount": "0.40", "status": "approved"}]},
     },
     "/VoidPayment": {
         "summary": "Void payment",
@@ -71,7 +73,7 @@ ROUTES: dict[str, dict[str, Any]] = {
         "request": models.VoidPaymentRequest,
         "response": models.VoidPaymentResponse,
         "errors": (errors.PaymentNotFound, errors.PaymentNotApproved, errors.AlreadyVoided,
-                   errors.AlreadySettled, *_TERMINAL),
+                   errors.AlreadySettled, errors.AlreadyRefunded, *_TERMINAL),
         "example": {"retrieval_reference_number": "invoice-123456789"},
         "answer": {"success": True, "message": "Void payment command processed",
                    "retrieval_reference_number": "invoice-123456789", "status": "voided"},
@@ -86,6 +88,26 @@ ROUTES: dict[str, dict[str, Any]] = {
         "answer": {"success": True, "message": "Submit batch command processed",
                    "batch_number": 1, "count": 12, "total": "231.40",
                    "batch_id": "3f9c2a7e51d04b88", "replayed": False},
+    },
+    "/RefundPayment": {
+        "summary": "Refund payment",
+        "description": "posbridge's extension beside the reference's five: refund all or "
+        "part of an approved payment, settled or not. Several refunds of one payment may add "
+        "up to its amount. Journaled before it is sent; the same refund_reference again "
+        "answers with what the first one got. A lost answer is a 504 with status unknown: "
+        "posbridge asks the terminal, and QueryPayment's refunds show the outcome.",
+        "request": models.RefundPaymentRequest,
+        "response": models.RefundPaymentResponse,
+        "errors": (errors.InvalidAmount, errors.PaymentNotFound, errors.PaymentNotApproved,
+                   errors.AlreadyVoided, errors.ReferenceConflict,
+                   errors.RefundExceedsPayment, *_TERMINAL),
+        "example": {"retrieval_reference_number": "invoice-123456789",
+                    "refund_reference": "credit-note-881", "amount": "0.40"},
+        "answer": {"success": True, "message": "Refund payment command processed",
+                   "retrieval_reference_number": "invoice-123456789",
+                   "refund_reference": "credit-note-881", "amount": "0.40",
+                   "status": "approved", "refunded": "0.40", "remaining": "0.60",
+                   "replayed": False},
     },
 }
 

@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 from .errors import RemoteProtocolError
 
 #: Version 2 adds the batch's id chosen by the host (``batch.batch_id``), ``batch_query``
-#: and ``batch_result.found``, so that a batch whose answer was lost can be asked for.
+#: and ``batch_result.found``, so that a batch whose answer was lost can be asked for; and
+#: refunds (``refund``, ``refund_query``, ``refund_result``).
 PROTOCOL_VERSION = 2
 
 
@@ -128,6 +129,31 @@ class BatchQuery(Message):
     batch_id: str
 
 
+@dataclass(frozen=True)
+class Refund(Message):
+    """Refund ``amount`` (minor units) of the approved payment ``ref``, settled or not.
+    ``refund_ref`` is chosen by the POS and journaled before sending: a terminal that
+    already made the refund ``refund_ref`` of the same payment and amount answers accepted
+    again instead of refunding twice. Answered with a ``Reply``."""
+
+    KIND: ClassVar[str] = "refund"
+    rid: int
+    ref: str
+    refund_ref: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class RefundQuery(Message):
+    """What became of the refund ``refund_ref`` of payment ``ref``? Answered with a
+    ``RefundResult``."""
+
+    KIND: ClassVar[str] = "refund_query"
+    rid: int
+    ref: str
+    refund_ref: str
+
+
 # -- application: terminal -> PC -------------------------------------------------------
 
 
@@ -155,6 +181,9 @@ REFUSAL_REASONS = (
     "not_approved",  # void: only an approved payment can be voided
     "already_voided",
     "already_settled",
+    "already_refunded",  # void: the payment has refunds; refund the rest instead
+    "exceeds_payment",  # refund: more than remains of the payment
+    "refund_declined",  # refund: the acquirer declined it
 )
 
 
@@ -185,6 +214,21 @@ class BatchResult(Message):
 
 
 @dataclass(frozen=True)
+class RefundResult(Message):
+    """The terminal's record of the refund ``refund_ref``: ``found`` false when it never
+    received it. ``status`` is ``approved`` (refunded) or ``declined``."""
+
+    KIND: ClassVar[str] = "refund_result"
+    rid: int
+    ref: str
+    refund_ref: str
+    found: bool
+    amount: int = 0
+    status: str = ""
+    transaction_id: str = ""
+
+
+@dataclass(frozen=True)
 class PaymentResult(Message):
     """The terminal's report that a payment reached a final state."""
 
@@ -202,7 +246,7 @@ _KINDS: dict[str, type[Message]] = {
     cls.KIND: cls
     for cls in (
         Hello, Ack, Heartbeat, Data, Sale, Cancel, Query, Void, Batch, BatchQuery,
-        Reply, QueryResult, BatchResult, PaymentResult,
+        Refund, RefundQuery, Reply, QueryResult, BatchResult, RefundResult, PaymentResult,
     )
 }
 _HINTS: dict[type[Message], dict[str, Any]] = {}

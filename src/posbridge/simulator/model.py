@@ -9,6 +9,12 @@ The customer's part is chosen by the amount's cents (the convention of card-test
     .98              the link drops mid-payment and comes back; approved
     anything else    approved after the customer delay
 
+A refund's part is chosen by the refund amount's cents:
+
+    .44              the refund is declined (``refund_declined``); nothing is refunded
+    .47              refunded, but the terminal's answer to the PC is lost
+    anything else    refunded at once
+
 The model keeps its own record of every payment, as a real terminal does, in a JSON file
 when given ``state_path`` (written atomically on every change), so the record survives a
 restart of the simulator and the chaos harness can reconcile the bridge's journal with it.
@@ -36,6 +42,9 @@ from ..protocol.messages import (
     PaymentResult,
     Query,
     QueryResult,
+    Refund,
+    RefundQuery,
+    RefundResult,
     Reply,
     Sale,
     Void,
@@ -48,6 +57,8 @@ CANCEL_CENTS = 17
 TIMEOUT_CENTS = 68
 RESULT_LOST_CENTS = 97
 LINK_DROP_CENTS = 98
+REFUND_DECLINE_CENTS = 44
+REFUND_LOST_CENTS = 47
 DEFAULT_CONDITION_CODES = ("00", "01", "08", "59", "82")
 
 
@@ -61,6 +72,15 @@ class SimPayment:
     transaction_id: str = ""
     batch_number: int = 0
     started_at: float = 0.0
+
+
+@dataclass
+class SimRefund:
+    refund_ref: str
+    ref: str
+    amount: int
+    status: str = "approved"
+    transaction_id: str = ""
 
 
 class TerminalModel:
@@ -82,6 +102,8 @@ class TerminalModel:
         #: Every batch settled, by the id the PC gave it: a batch sent again is answered
         #: with the same result, never settled twice.
         self.batches: dict[str, dict[str, object]] = {}
+        #: Every refund made, by its refund reference (declined refunds leave nothing).
+        self.refunds: dict[str, SimRefund] = {}
         self._customers: dict[str, asyncio.Task[None]] = {}
         #: Sends a message to the PC if the link is up (set by the server).
         self.emit: Callable[[Message], None] = lambda message: None
@@ -97,6 +119,9 @@ class TerminalModel:
         state = json.loads(self.state_path.read_text())
         self.batch_number = state["batch_number"]
         self.batches = state.get("batches", {})
+        for item in state.get("refunds", []):
+            refund = SimRefund(**item)
+            self.refunds[refund.refund_ref] = refund
         for item in state["payments"]:
             payment = SimPayment(**item)
             if payment.status == "pending":
@@ -112,7 +137,8 @@ class TerminalModel:
         data = json.dumps(
             {"batch_number": self.batch_number,
              "payments": [asdict(p) for p in self.payments.values()],
-             "batches": self.batches},
+             "batches": self.batches,
+             "refunds": [asdict(r) for r in self.refunds.values()]},
             indent=1,
         )
         tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
@@ -138,6 +164,10 @@ class TerminalModel:
             return self._batch(message)
         if isinstance(message, BatchQuery):
             return self._batch_query(message)
+        if isinstance(message, Refund):
+            return self._refund(message)
+        if isinstance(message, RefundQuery):
+            return self._refund_query(message)
         log.warning("simulator: ignoring unexpected %s", message)
         return None
 
@@ -238,12 +268,62 @@ class TerminalModel:
             return refuse("not_approved")
         if p.batch_number:
             return refuse("already_settled")
+        if self.refunded(p.ref):
+            return refuse("already_refunded")
         if self.active() is not None:
             return refuse("busy")
         p.status, p.response_code = "voided", "VD"
         self._save()
         log.info("simulator: %s: voided", void.ref)
         return Reply(void.rid, void.ref, accepted=True)
+
+    def refunded(self, ref: str) -> int:
+        """What this terminal has refunded of payment ``ref``, in cents."""
+        return sum(r.amount for r in self.refunds.values() if r.ref == ref)
+
+    def _refund(self, refund: Refund) -> Reply | None:
+        def refuse(reason: str, detail: str = "") -> Reply:
+            return Reply(refund.rid, refund.ref, accepted=False, reason=reason, detail=detail)
+
+        done = self.refunds.get(refund.refund_ref)
+        if done is not None:
+            if (done.ref, done.amount) == (refund.ref, refund.amount):
+                # The same refund again (its answer was lost): answered, never made twice.
+                return Reply(refund.rid, refund.ref, accepted=True)
+            return refuse("duplicate_reference",
+                          f"refund {refund.refund_ref} is of payment {done.ref}")
+        p = self.payments.get(refund.ref)
+        if p is None:
+            return refuse("not_found")
+        if p.status != "approved":
+            return refuse("not_approved", f"the payment is {p.status}")
+        if self.active() is not None:
+            return refuse("busy")
+        remaining = p.amount - self.refunded(p.ref)
+        if refund.amount <= 0 or refund.amount > remaining:
+            return refuse("exceeds_payment",
+                          f"{remaining // 100}.{remaining % 100:02d} remains")
+        cents = refund.amount % 100
+        if cents == REFUND_DECLINE_CENTS:
+            log.info("simulator: %s: refund %s declined (scenario .44)", p.ref,
+                     refund.refund_ref)
+            return refuse("refund_declined", "declined by the acquirer (scenario .44)")
+        self.refunds[refund.refund_ref] = SimRefund(refund.refund_ref, p.ref, refund.amount,
+                                                     transaction_id=_transaction_id())
+        self._save()
+        log.info("simulator: %s: refund %s of %d.%02d%s", p.ref, refund.refund_ref,
+                 refund.amount // 100, refund.amount % 100,
+                 ", answer lost (scenario .47)" if cents == REFUND_LOST_CENTS else "")
+        if cents == REFUND_LOST_CENTS:
+            return None
+        return Reply(refund.rid, refund.ref, accepted=True)
+
+    def _refund_query(self, query: RefundQuery) -> RefundResult:
+        r = self.refunds.get(query.refund_ref)
+        if r is None or r.ref != query.ref:
+            return RefundResult(query.rid, query.ref, query.refund_ref, found=False)
+        return RefundResult(query.rid, r.ref, r.refund_ref, True, r.amount, r.status,
+                            r.transaction_id)
 
     def _batch(self, batch: Batch) -> BatchResult | None:
         done = self.batches.get(batch.batch_id) if batch.batch_id else None
