@@ -230,10 +230,17 @@ def _journal(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             for column in COLUMNS:
                 print(f"{column:15} {getattr(payment, column)}")
+            refunds = journal.refunds(args.ref)
+            if refunds:
+                print("refunds:")
+                for refund in refunds:
+                    print(f"  {refund.created_at[:23]}  {refund.refund_ref:24} "
+                          f"{refund.amount:>10}  {refund.status:9}  {refund.transaction_id}")
             print("history:")
             for event in journal.events(args.ref):
+                kind = "" if event.kind == "payment" else f"[{event.kind}] "
                 print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
-                      f"{event.detail}")
+                      f"{kind}{event.detail}")
         else:
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(COLUMNS)
