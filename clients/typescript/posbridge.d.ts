@@ -263,6 +263,11 @@ export interface components {
              * @description the payment's refunds, oldest first
              */
             refunds: components["schemas"]["RefundEntry"][];
+            /**
+             * Resolved By Hand
+             * @description true when a person settled this payment as paid or not paid because the terminal could not answer for it (posbridge journal resolve); who and why are in the journal's history
+             */
+            resolved_by_hand: boolean;
         };
         /** RefundEntry */
         RefundEntry: {

@@ -112,6 +112,14 @@ class Client:
         extension); sending the same refund again is safe."""
         return self._post("/RefundPayment", _refund_body(ref, refund_reference, amount))
 
+    def resolve_payment(self, ref: str, *, paid: bool, reason: str, by: str) -> Answer:
+        """Settle by hand a payment the terminal cannot answer for (``POST
+        /admin/ResolvePayment``, from this PC only; what ``posbridge journal resolve``
+        uses)."""
+        return self._post("/admin/ResolvePayment", {
+            "retrieval_reference_number": ref, "outcome": "paid" if paid else "not_paid",
+            "reason": reason, "by": by})
+
     def health(self) -> Answer:
         return _answer(self._http.get("/health"))
 

@@ -148,6 +148,14 @@ class AlreadyRefunded(PosBridgeError):
     http_status = 409
 
 
+class NotResolvable(PosBridgeError):
+    """A payment cannot be settled by hand: its outcome is known, or the terminal still
+    answers for it."""
+
+    code = "NOT_RESOLVABLE"
+    http_status = 409
+
+
 class TerminalRefused(PosBridgeError):
     code = "TERMINAL_REFUSED"
     http_status = 409

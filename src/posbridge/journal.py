@@ -124,8 +124,10 @@ _MIGRATIONS: list[str] = [
     DROP TABLE batches;
     ALTER TABLE batches_v2 RENAME TO batches
     """,
-    # version 3: refunds, each with the operation that sent it (kind 'refund').
+    # version 3: refunds, each with the operation that sent it (kind 'refund'); payments
+    # settled by a person (who, in resolved_by; why, in the history).
     """
+    ALTER TABLE payments ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
     CREATE TABLE refunds (
         refund_ref     TEXT PRIMARY KEY,        -- the POS's refund_reference
         ref            TEXT NOT NULL,           -- the payment refunded
@@ -148,7 +150,8 @@ _SETTLE = (
     "UPDATE payments SET batch_number = ?, updated_at = ? WHERE ref = ? AND batch_number IS NULL"
 )
 _PAYMENT_COLUMNS = ("ref, amount, amount_minor, condition_code, status, response_code, "
-                    "transaction_id, batch_number, created_at, updated_at, origin")
+                    "transaction_id, batch_number, created_at, updated_at, origin, "
+                    "resolved_by")
 
 
 class IllegalTransition(Exception):
@@ -181,6 +184,7 @@ class Payment:
     created_at: str
     updated_at: str
     origin: str = "pos"  # "terminal": brought back into the journal from the terminal
+    resolved_by: str = ""  # the person who settled it by hand (journal resolve), or ""
 
     @property
     def active(self) -> bool:
@@ -705,6 +709,16 @@ class Journal:
                     (to_status, code, txn, now, ref),
                 )
                 self._event(ref, now, from_status, to_status, detail)
+        payment = self.get(ref)
+        assert payment is not None
+        return payment
+
+    def resolve(self, ref: str, status: Status, by: str, detail: str) -> Payment:
+        """A person settles a payment the terminal cannot answer for: its status, and who
+        did it, in one transaction with the history line that says why."""
+        with self.atomic():
+            self.transition(ref, status, detail)
+            self._db.execute("UPDATE payments SET resolved_by = ? WHERE ref = ?", (by, ref))
         payment = self.get(ref)
         assert payment is not None
         return payment

@@ -351,3 +351,34 @@ def on_refund_view(current: RefundStatus, found: bool, status: str
     if status in ("declined", "refused"):
         return RefundStatus.REFUSED
     return None  # a status this bridge does not know: it stays unknown, and is asked again
+
+
+# -- resolution by hand ------------------------------------------------------------------
+
+REASON_MAX = 200
+
+
+def check_reason(reason: str) -> None:
+    """A person's reason for settling a payment by hand: printable, one line, not empty
+    (it goes into the journal's history and the log)."""
+    if not reason.strip() or len(reason) > REASON_MAX or not reason.isprintable():
+        raise InvalidInput(
+            "reason",
+            f"the reason must be 1 to {REASON_MAX} printable characters on one line, got "
+            f"{shown(reason)}",
+        )
+
+
+def resolved_status(status: Status, void_in_flight: bool, paid: bool) -> Status | None:
+    """The status a person's "paid" or "not paid" gives a payment whose outcome the
+    terminal cannot tell; None: the payment's outcome is known (nothing to resolve).
+
+    A payment made unknown by a void in flight was approved: "paid" means the void did not
+    happen (approved), "not paid" that it did (voided). Any other payment not final is a
+    sale: "paid" is approved, "not paid" is failed (not paid; the same request may start
+    it again)."""
+    if status not in ACTIVE:
+        return None
+    if void_in_flight:
+        return APPROVED if paid else VOIDED
+    return APPROVED if paid else FAILED

@@ -180,6 +180,8 @@ class Holder:
             return "submitting the batch"
         if self.command == "refund":
             return f"the refund {self.refund_ref!r} of payment {self.ref!r}"
+        if self.command == "resolve":
+            return f"settling payment {self.ref!r} by hand"
         return f"the {self.command} of payment {self.ref!r}" if self.ref else \
             f"a {self.command}"
 
@@ -719,6 +721,64 @@ class PaymentService:
                                    transaction_id=result.transaction_id)
         log.info("%s: refund %s of %s: unknown -> %s (%s)", record.ref, record.refund_ref,
                  record.amount, status, detail)
+
+    # -- resolution by hand -------------------------------------------------------------
+
+    async def resolve_payment(self, ref: str, *, paid: bool, reason: str, by: str) -> Payment:
+        """A person settles a payment the terminal can never answer for (a replaced
+        terminal, lost records) as paid or not paid. Never automatic; refused while the
+        terminal still answers for the payment (it is asked first)."""
+        check_reference(ref)
+        try:
+            payments.check_reason(reason)
+        except payments.InvalidInput as exc:
+            raise errors.InvalidRequest(exc.message) from None
+        if not by or len(by) > 64 or not by.isprintable():
+            raise errors.InvalidRequest(f"by must name the person, 1 to 64 printable "
+                                        f"characters, got {shown(by)}")
+        self.check_journal()
+        return await self._exclusive(Holder("resolve", ref),
+                                     lambda: self._resolve(ref, paid, reason, by))
+
+    async def _resolve(self, ref: str, paid: bool, reason: str, by: str) -> Payment:
+        payment = self.journal.get(ref)
+        if payment is None:
+            raise errors.PaymentNotFound(f"no payment with reference {ref!r} in the journal")
+        if not payment.active:
+            raise errors.NotResolvable(
+                f"payment {ref!r} is {public_status(payment)}: its outcome is known, there is "
+                "nothing to settle by hand")
+        self._require_writable()
+        await self._require_terminal()
+        view = await self._probe(ref)
+        if view is None:
+            raise errors.TerminalTimeout(
+                f"the terminal did not answer about payment {ref!r}, so it was not settled "
+                "by hand: posbridge asks the terminal first. Try again")
+        # Whatever the terminal says is applied first, by the usual rules.
+        after = self._apply_view(ref, view, "as the terminal reports it") or payment
+        serial = self.terminal.terminal.serial if self.terminal.terminal else "?"
+        if view.found:
+            raise errors.NotResolvable(
+                f"the terminal ({serial}) still has payment {ref!r} ({view.status}); it is "
+                f"{public_status(after)} in the journal now. posbridge settles it from the "
+                "terminal's answer; it cannot be settled by hand", status=public_status(after))
+        if not after.active:
+            raise errors.NotResolvable(
+                f"the terminal ({serial}) has no record of payment {ref!r}, which means it "
+                f"never reached the terminal: it is {public_status(after)} now; nothing to "
+                "settle by hand", status=public_status(after))
+        void_in_flight = any(op.ref == ref for op in self.journal.open_ops(OpKind.VOID))
+        status = payments.resolved_status(Status(after.status), void_in_flight, paid)
+        assert status is not None
+        outcome = "paid" if paid else "not paid"
+        detail = (f"settled by hand by {by} as {outcome} (the terminal {serial} has no record "
+                  f"of it): {reason}")
+        with self.journal.atomic():
+            resolved = self.journal.resolve(ref, status, by, detail)
+            self._close_ops_of(resolved)
+        log.warning("%s: %s -> %s: %s", ref, after.status, resolved.status, _printable(detail))
+        return resolved
 
     # -- the journal's health -------------------------------------------------------------
 

@@ -9,6 +9,7 @@ the class's HTTP status: the error table is ``posbridge.errors``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -137,6 +138,22 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         return models.refund_payment_response(await service.refund_payment(
             body.retrieval_reference_number, body.refund_reference, body.amount))
 
+    async def resolve(request: Request) -> Response:
+        # Settling a payment by hand is for a person at this PC (posbridge journal resolve):
+        # refused from any other machine even when the listener serves the network.
+        client = request.client
+        if client is None or not _is_loopback(client.host):
+            raise errors.ForbiddenHost("settling a payment by hand is allowed from this PC "
+                                       "only (posbridge journal resolve)")
+        _check_version(request)
+        body = models.parse_body(models.ResolvePaymentRequest, await _read_body(request))
+        payment = await service.resolve_payment(
+            body.retrieval_reference_number, paid=body.outcome == "paid", reason=body.reason,
+            by=body.by)
+        answer = models.query_payment_response(payment, service.journal.refunds(payment.ref))
+        answer["message"] = "Resolve payment command processed"
+        return _json(answer)
+
     async def health(request: Request) -> Response:
         return _json(health_body(service))
 
@@ -154,6 +171,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         Route("/VoidPayment", command(models.VoidPaymentRequest, void), methods=["POST"]),
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
         Route("/RefundPayment", command(models.RefundPaymentRequest, refund), methods=["POST"]),
+        Route("/admin/ResolvePayment", resolve, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *docs.routes(),
@@ -198,6 +216,13 @@ def health_body(service: PaymentService) -> dict[str, Any]:
         "journal": str(service.journal.path),
         "journal_error": service.journal_problem(),
     }
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _iso(t: float) -> str:

@@ -137,6 +137,19 @@ class QueryPaymentResponse(_Answer):
     refunded: str = Field(description='the total refunded (approved refunds), "0.00" when '
                           "none")
     refunds: list[RefundEntry] = Field(description="the payment's refunds, oldest first")
+    resolved_by_hand: bool = Field(
+        description="true when a person settled this payment as paid or not paid because "
+        "the terminal could not answer for it (posbridge journal resolve); who and why are "
+        "in the journal's history")
+
+
+class ResolvePaymentRequest(_Body):
+    """``POST /admin/ResolvePayment`` (loopback only, for ``posbridge journal resolve``)."""
+
+    retrieval_reference_number: str = _REF
+    outcome: Literal["paid", "not_paid"]
+    reason: str
+    by: str
 
 
 RefundStatusName = Literal["unknown", "approved", "refused", "failed"]
@@ -318,6 +331,7 @@ def query_payment_response(payment: Payment, refunds: Sequence[RefundRecord] = (
         "recovered_from_terminal": payment.origin == "terminal",
         "refunded": format_minor(refunded_minor(refunds)),
         "refunds": refund_entries(refunds),
+        "resolved_by_hand": bool(payment.resolved_by),
     }
 
 
