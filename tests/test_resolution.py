@@ -112,3 +112,41 @@ def test_bad_reasons_and_final_payments_are_refused_and_change_nothing(
             assert r.status("p1") == "approved"
 
     run(main())
+
+
+def test_the_admin_endpoint_refuses_another_machine_even_with_access(
+        journal_path: Path) -> None:
+    """The check on the peer's address (a real non-loopback peer needs a second machine;
+    the ASGI transport sets the peer address the server would see)."""
+    import httpx
+
+    from posbridge.http.app import create_app
+
+    void_in_flight_on_a_lost_terminal(journal_path)
+
+    async def main() -> None:
+        async with rig(journal_path, serial="SIM-NEW") as r:
+            app = create_app(r.service)
+            body = {"retrieval_reference_number": "p1", "outcome": "paid", "reason": "slip",
+                    "by": "mallory"}
+            headers = {"x-api-version": "v1"}
+            remote = httpx.ASGITransport(app=app, client=("192.0.2.7", 50000))
+            async with httpx.AsyncClient(transport=remote, base_url="http://192.168.1.20") \
+                    as client:
+                answer = await client.post("/admin/ResolvePayment", json=body,
+                                           headers=headers)
+            assert answer.status_code == 403, answer.text
+            assert answer.json()["error_code"] == "FORBIDDEN_HOST"
+            assert "from this PC only" in answer.json()["message"]
+            assert r.status("p1") == "unknown"
+            local = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(transport=local, base_url="http://localhost") \
+                    as client:
+                answer = await client.post("/admin/ResolvePayment", json=body,
+                                           headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert (answer.json()["status"], answer.json()["resolved_by_hand"]) == (
+                "approved", True)
+            assert answer.json()["message"] == "Resolve payment command processed"
+
+    run(main())
