@@ -263,11 +263,63 @@ export interface components {
              * @description the payment's refunds, oldest first
              */
             refunds: components["schemas"]["RefundEntry"][];
+            /** @description the terminal's receipt once the payment is final (a voided payment: the void's); null while it is not final or the terminal gave none */
+            receipt: components["schemas"]["ReceiptBody"] | null;
             /**
              * Resolved By Hand
              * @description true when a person settled this payment as paid or not paid because the terminal could not answer for it (posbridge journal resolve); who and why are in the journal's history
              */
             resolved_by_hand: boolean;
+        };
+        /**
+         * ReceiptBody
+         * @description The terminal's receipt: the fields a POS prints itself, and the terminal's own
+         *     printable lines for each copy. A field the terminal did not give is "".
+         */
+        ReceiptBody: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "payment" | "void" | "refund";
+            /**
+             * Method
+             * @description the payment method, e.g. PayNow
+             */
+            method: string;
+            /**
+             * Account
+             * @description the masked account or wallet
+             */
+            account: string;
+            /**
+             * Transaction Id
+             * @description the terminal's transaction id
+             */
+            transaction_id: string;
+            /** Terminal Id */
+            terminal_id: string;
+            /** Merchant Id */
+            merchant_id: string;
+            /**
+             * Time
+             * @description when the terminal made the receipt (its clock)
+             */
+            time: string;
+            /** Amount */
+            amount: string;
+            /** Status */
+            status: string;
+            /**
+             * Merchant Copy
+             * @description printable lines, the merchant's copy
+             */
+            merchant_copy: string[];
+            /**
+             * Customer Copy
+             * @description printable lines, the customer's copy
+             */
+            customer_copy: string[];
         };
         /** RefundEntry */
         RefundEntry: {

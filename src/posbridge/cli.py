@@ -121,6 +121,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_devices_command(sub)
     tools.add_api_commands(sub)
     tools.add_journal_command(sub, str(default_path()))
+    tools.add_receipt_command(sub, str(default_path()))
     gui.add_command(sub)
     return parser
 

@@ -32,6 +32,7 @@ every write transaction forgets them: a POS polling QueryPayment reads memory, n
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import sys
@@ -140,7 +141,18 @@ _MIGRATIONS: list[str] = [
         created_at     TEXT NOT NULL,
         updated_at     TEXT NOT NULL
     );
-    CREATE INDEX refunds_ref ON refunds (ref)
+    CREATE INDEX refunds_ref ON refunds (ref);
+    CREATE TABLE receipts (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL,           -- payment, void, refund
+        ref            TEXT NOT NULL,           -- the payment
+        refund_ref     TEXT NOT NULL DEFAULT '',
+        fields         TEXT NOT NULL,           -- JSON object: method, account, ...
+        merchant_copy  TEXT NOT NULL,           -- JSON list of printable lines
+        customer_copy  TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        UNIQUE (kind, ref, refund_ref)
+    )
     """,
 ]
 
@@ -243,6 +255,25 @@ class RefundRecord:
     detail: str
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The terminal's receipt for a final payment, a void or a refund."""
+
+    kind: str  # payment, void, refund
+    ref: str
+    refund_ref: str
+    fields: dict[str, str]
+    merchant_copy: list[str]
+    customer_copy: list[str]
+    at: str
+
+
+def _receipt(row: sqlite3.Row) -> Receipt:
+    return Receipt(row["kind"], row["ref"], row["refund_ref"], json.loads(row["fields"]),
+                   json.loads(row["merchant_copy"]), json.loads(row["customer_copy"]),
+                   row["at"])
 
 
 def _now() -> str:
@@ -637,6 +668,30 @@ class Journal:
         leaves nothing behind but its operation's history."""
         with self.atomic():
             self._db.execute("DELETE FROM refunds WHERE refund_ref = ?", (refund_ref,))
+
+    # -- receipts ---------------------------------------------------------------------
+
+    def save_receipt(self, kind: str, ref: str, refund_ref: str, fields: dict[str, str],
+                     merchant_copy: list[str], customer_copy: list[str]) -> None:
+        """Keep the terminal's receipt; the first one of each (kind, payment, refund) is
+        kept: a receipt is what was printed, and does not change."""
+        with self.atomic():
+            self._db.execute(
+                "INSERT OR IGNORE INTO receipts (kind, ref, refund_ref, fields, merchant_copy, "
+                "customer_copy, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, ref, refund_ref, json.dumps(fields, ensure_ascii=False),
+                 json.dumps(merchant_copy, ensure_ascii=False),
+                 json.dumps(customer_copy, ensure_ascii=False), _now()))
+
+    def receipt(self, kind: str, ref: str, refund_ref: str = "") -> Receipt | None:
+        row = self._read_one("SELECT * FROM receipts WHERE kind = ? AND ref = ? AND "
+                             "refund_ref = ?", (kind, ref, refund_ref))
+        return _receipt(row) if row else None
+
+    def receipts(self, ref: str) -> list[Receipt]:
+        """Every receipt of payment ``ref`` (its own, its void's, its refunds'), in order."""
+        return [_receipt(row) for row in self._read(
+            "SELECT * FROM receipts WHERE ref = ? ORDER BY id", (ref,))]
 
     # -- payments: writes -------------------------------------------------------------
 

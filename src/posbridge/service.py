@@ -77,6 +77,7 @@ from .protocol.messages import (
     Reply,
     Sale,
     Void,
+    receipt_fields,
 )
 from .terminal import AnswerTimeout, LinkLost, TerminalClient
 
@@ -687,8 +688,10 @@ class PaymentService:
             log.warning("link: an answer to a refund posbridge no longer knows: %s", reply)
             return
         if reply.accepted:
-            after = self.journal.finish_refund(record.refund_ref, RefundStatus.APPROVED,
-                                               "refunded by the terminal")
+            with self.journal.atomic():
+                after = self.journal.finish_refund(record.refund_ref, RefundStatus.APPROVED,
+                                                   "refunded by the terminal")
+                self._keep_receipt("refund", record.ref, record.refund_ref, reply)
         else:
             after = self.journal.finish_refund(
                 record.refund_ref, RefundStatus.REFUSED,
@@ -717,8 +720,11 @@ class PaymentService:
             RefundStatus.FAILED: "the terminal has no record of it: it never reached the "
                                  "terminal; nothing was refunded",
         }[status]
-        self.journal.finish_refund(record.refund_ref, status, detail,
-                                   transaction_id=result.transaction_id)
+        with self.journal.atomic():
+            self.journal.finish_refund(record.refund_ref, status, detail,
+                                       transaction_id=result.transaction_id)
+            if status == RefundStatus.APPROVED:
+                self._keep_receipt("refund", record.ref, record.refund_ref, result)
         log.info("%s: refund %s of %s: unknown -> %s (%s)", record.ref, record.refund_ref,
                  record.amount, status, detail)
 
@@ -869,16 +875,22 @@ class PaymentService:
 
     def _apply(self, message: Message) -> None:
         if isinstance(message, PaymentResult):
-            self._apply_view(message.ref, TerminalView(
+            after = self._apply_view(message.ref, TerminalView(
                 True, message.status, message.response_code, message.transaction_id),
                 "reported by the terminal")
+            if after is not None and not after.active:
+                self._keep_receipt("void" if after.status == VOIDED else "payment",
+                                   message.ref, "", message)
             return
         sent = self._sent.get(message.rid) if isinstance(
             message, Reply | QueryResult | BatchResult | RefundResult) else None
         if isinstance(message, QueryResult):
             if sent is not None and sent.kind == "probe":
                 return  # the asker decides what it means (the journal lacks the payment)
-            self._apply_view(message.ref, _view(message), "as the terminal reports it")
+            after = self._apply_view(message.ref, _view(message), "as the terminal reports it")
+            if after is not None and not after.active and message.found:
+                self._keep_receipt("void" if after.status == VOIDED else "payment",
+                                   message.ref, "", message)
         elif isinstance(message, Reply):
             self._apply_reply(message, sent)
         elif isinstance(message, BatchResult):
@@ -952,6 +964,7 @@ class PaymentService:
                 with self.journal.atomic():
                     self._move(ref, VOIDED, detail, response_code="VD")
                     self.journal.close_op(sent.op_id, OpState.DONE, detail)
+                    self._keep_receipt("void", ref, "", reply)
             else:
                 self.journal.close_op(sent.op_id, OpState.REFUSED,
                                       f"the terminal refused: {reply.reason}")
@@ -985,6 +998,15 @@ class PaymentService:
             return
         log.info("batch %d: %d payment(s), total %s", result.batch_number, result.count,
                  format_minor(result.total))
+
+    def _keep_receipt(self, kind: str, ref: str, refund_ref: str,
+                      message: Reply | QueryResult | RefundResult | PaymentResult) -> None:
+        """Journal the receipt a terminal message carries, if any (a terminal of the first
+        version 2 sends none)."""
+        if not (message.receipt or message.merchant_copy or message.customer_copy):
+            return
+        self.journal.save_receipt(kind, ref, refund_ref, receipt_fields(message.receipt),
+                                  list(message.merchant_copy), list(message.customer_copy))
 
     def _close_ops_of(self, payment: Payment) -> None:
         """A cancel or void still open is closed by its payment's final state."""

@@ -101,6 +101,62 @@ def add_journal_command(sub: Any, default_journal: str) -> None:
     journal.set_defaults(func=_journal)
 
 
+def add_receipt_command(sub: Any, default_journal: str) -> None:
+    receipt = sub.add_parser(
+        "receipt", help="print a payment's receipts (its own, its void's, its refunds')",
+        description="Print the terminal's receipts of a payment from the journal (read-only, "
+        "safe while posbridge serve runs): the customer's copy, or the merchant's.")
+    receipt.add_argument("ref")
+    receipt.add_argument("--journal", metavar="PATH", default=default_journal,
+                         help=f"the journal file (default {default_journal})")
+    receipt.add_argument("--merchant", action="store_true", help="the merchant's copy")
+    receipt.add_argument("--refund", metavar="REFUND_REFERENCE",
+                         help="only the receipt of this refund")
+    receipt.add_argument("--json", action="store_true",
+                         help="every receipt as JSON, with its structured fields")
+    receipt.set_defaults(func=_receipts)
+
+
+def _receipts(args: argparse.Namespace) -> int:
+    from .journal import Journal, JournalError
+
+    try:
+        journal = Journal(args.journal, readonly=True)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        if journal.get(args.ref) is None:
+            print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
+            return EXIT_ERROR
+        receipts = [r for r in journal.receipts(args.ref)
+                    if args.refund is None or (r.kind, r.refund_ref) == ("refund", args.refund)]
+    except (sqlite3.DatabaseError, JournalError) as exc:
+        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        journal.close()
+    if not receipts:
+        print(f"posbridge: no receipt for {args.ref!r} in the journal (the payment is not "
+              "final, or the terminal gave none)", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps([{**r.fields, "kind": r.kind, "retrieval_reference_number": r.ref,
+                           "refund_reference": r.refund_ref,
+                           "merchant_copy": r.merchant_copy,
+                           "customer_copy": r.customer_copy} for r in receipts],
+                         indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for i, r in enumerate(receipts):
+        if i:
+            print()
+        # Lines from the terminal: printed as text, never as terminal control sequences.
+        for line in r.merchant_copy if args.merchant else r.customer_copy:
+            print(line if line.isprintable() else line.encode("unicode_escape").decode())
+    return EXIT_OK
+
+
 # -- API commands ----------------------------------------------------------------------
 
 

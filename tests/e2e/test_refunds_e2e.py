@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -104,3 +106,26 @@ def test_refunds_over_http_survive_a_killed_bridge(tmp_path: Path) -> None:
         void = stack.post("/VoidPayment", {"retrieval_reference_number": "p1"})
         assert (void.status_code, void.json()["error_code"]) == (409, "ALREADY_SETTLED")
         assert sum(r["amount"] for r in terminal_refunds(stack).values()) == 1000
+
+        # Receipts: in QueryPayment once final, and from `posbridge receipt`.
+        final = query(stack, "p1")
+        assert (final["receipt"]["kind"], final["receipt"]["status"],
+                final["receipt"]["amount"]) == ("payment", "approved", "10.00")
+        assert final["receipt"]["transaction_id"] == final["transaction_id"]
+
+        def receipt_cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "posbridge", "receipt", "p1",
+                                   "--journal", str(stack.journal), *args],
+                                  capture_output=True, text=True, timeout=60)
+
+        text = receipt_cli()
+        assert text.returncode == 0, text.stderr
+        assert text.stdout.count("CUSTOMER COPY") == 4  # the sale and its three refunds
+        assert "REFUND APPROVED" in text.stdout and "SALE APPROVED" in text.stdout
+        merchant = receipt_cli("--refund", "c2", "--merchant")
+        assert merchant.stdout.count("MERCHANT COPY") == 1
+        assert "AMOUNT     SGD 3.00" in merchant.stdout
+        listed = json.loads(receipt_cli("--json").stdout)
+        assert [(r["kind"], r["refund_reference"]) for r in listed] == [
+            ("payment", ""), ("refund", "c1"), ("refund", "c2"), ("refund", "c3")]
+        assert receipt_cli("--refund", "nope").returncode == 1

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
-from ..journal import Payment
+from ..journal import Payment, Receipt
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
 from .security import AccessPolicy, Gate
@@ -122,9 +122,15 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
             # Every journal write (a refund's too) makes a new Payment object: a refund's
             # change is a new answer.
             encoded = _ENCODER.encode(models.query_payment_response(
-                payment, service.journal.refunds(payment.ref))).encode()
+                payment, service.journal.refunds(payment.ref), _receipt(payment))).encode()
             hit = answers[id(payment)] = (payment, encoded)
         return hit[1]
+
+    def _receipt(payment: Payment) -> Receipt | None:
+        if payment.active:
+            return None
+        return service.journal.receipt("void" if payment.status == "voided" else "payment",
+                                       payment.ref)
 
     async def void(body: models.VoidPaymentRequest) -> dict[str, Any]:
         return models.void_payment_response(

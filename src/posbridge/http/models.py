@@ -16,7 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import errors, payments
-from ..journal import Payment, RefundRecord
+from ..journal import Payment, Receipt, RefundRecord
+from ..protocol.messages import RECEIPT_FIELDS
 from ..service import (
     BatchSummary,
     RefundOutcome,
@@ -137,6 +138,9 @@ class QueryPaymentResponse(_Answer):
     refunded: str = Field(description='the total refunded (approved refunds), "0.00" when '
                           "none")
     refunds: list[RefundEntry] = Field(description="the payment's refunds, oldest first")
+    receipt: ReceiptBody | None = Field(
+        description="the terminal's receipt once the payment is final (a voided payment: "
+        "the void's); null while it is not final or the terminal gave none")
     resolved_by_hand: bool = Field(
         description="true when a person settled this payment as paid or not paid because "
         "the terminal could not answer for it (posbridge journal resolve); who and why are "
@@ -163,6 +167,26 @@ class RefundEntry(BaseModel):
         description="approved: refunded; unknown: its answer was lost and posbridge is "
         "asking the terminal; refused: the terminal said no, nothing was refunded; failed: "
         "it never reached the terminal, nothing was refunded")
+
+
+class ReceiptBody(BaseModel):
+    """The terminal's receipt: the fields a POS prints itself, and the terminal's own
+    printable lines for each copy. A field the terminal did not give is ""."""
+
+    kind: Literal["payment", "void", "refund"]
+    method: str = Field(description="the payment method, e.g. PayNow")
+    account: str = Field(description="the masked account or wallet")
+    transaction_id: str = Field(description="the terminal's transaction id")
+    terminal_id: str
+    merchant_id: str
+    time: str = Field(description="when the terminal made the receipt (its clock)")
+    amount: str
+    status: str
+    merchant_copy: list[str] = Field(description="printable lines, the merchant's copy")
+    customer_copy: list[str] = Field(description="printable lines, the customer's copy")
+
+
+assert set(ReceiptBody.model_fields) >= set(RECEIPT_FIELDS)
 
 
 class VoidPaymentResponse(_Answer):
@@ -316,8 +340,14 @@ def refund_entries(refunds: Sequence[RefundRecord]) -> list[dict[str, str]]:
             for r in refunds]
 
 
-def query_payment_response(payment: Payment, refunds: Sequence[RefundRecord] = ()
-                           ) -> dict[str, Any]:
+def receipt_body(receipt: Receipt) -> dict[str, Any]:
+    return {"kind": receipt.kind,
+            **{name: str(receipt.fields.get(name, "")) for name in RECEIPT_FIELDS},
+            "merchant_copy": receipt.merchant_copy, "customer_copy": receipt.customer_copy}
+
+
+def query_payment_response(payment: Payment, refunds: Sequence[RefundRecord] = (),
+                           receipt: Receipt | None = None) -> dict[str, Any]:
     return {
         "success": True,
         "message": "Query payment command processed",
@@ -331,6 +361,7 @@ def query_payment_response(payment: Payment, refunds: Sequence[RefundRecord] = (
         "recovered_from_terminal": payment.origin == "terminal",
         "refunded": format_minor(refunded_minor(refunds)),
         "refunds": refund_entries(refunds),
+        "receipt": receipt_body(receipt) if receipt is not None else None,
         "resolved_by_hand": bool(payment.resolved_by),
     }
 

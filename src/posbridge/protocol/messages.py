@@ -170,6 +170,10 @@ class Reply(Message):
     accepted: bool
     reason: str = ""
     detail: str = ""
+    # (v2) an accepted void or refund: its receipt, as in QueryResult.
+    receipt: tuple[str, ...] = field(default=())
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
 
 
 REFUSAL_REASONS = (
@@ -199,6 +203,11 @@ class QueryResult(Message):
     amount: int = 0
     condition_code: str = ""
     batch_number: int = 0  # the batch that settled it; 0 while unsettled
+    # (v2) the receipt of the payment's final state (a voided payment: the void's), as
+    # "key=value" strings (RECEIPT_FIELDS), and the printable lines of each copy.
+    receipt: tuple[str, ...] = field(default=())
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -226,6 +235,9 @@ class RefundResult(Message):
     amount: int = 0
     status: str = ""
     transaction_id: str = ""
+    receipt: tuple[str, ...] = field(default=())  # (v2) the refund's receipt
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,25 @@ class PaymentResult(Message):
     status: str
     response_code: str
     transaction_id: str = ""
+    receipt: tuple[str, ...] = field(default=())  # (v2) its receipt, as in QueryResult
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
+
+
+#: The structured fields of a receipt, each sent as "key=value" (a value may hold "=").
+RECEIPT_FIELDS = ("method", "account", "transaction_id", "terminal_id", "merchant_id",
+                  "time", "amount", "status")
+
+
+def receipt_fields(pairs: tuple[str, ...]) -> dict[str, str]:
+    """The ``key=value`` strings of a receipt as a dict (keys this version does not know
+    are kept; an entry without ``=`` is dropped)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if sep and key:
+            out[key] = value
+    return out
 
 
 # Payment statuses as the terminal reports them on the link.
