@@ -291,3 +291,28 @@ def test_a_second_refund_while_the_first_is_with_the_terminal_names_it(
             assert (await first).refund.status == "approved"
 
     run(main())
+
+
+def test_a_lost_refund_is_asked_of_the_terminal_it_was_sent_to_only(
+        journal_path: Path) -> None:
+    """A replacement terminal has no record of the refund; its "not found" must not make
+    the refund "failed" (and invite a second refund of money already given back)."""
+    async def main() -> None:
+        old = ScriptedTerminal(customer_delay=0.1)
+        async with rig(journal_path, old, serial="SIM-OLD") as r:
+            await r.paid("p1", "5.00")
+            old.next("refund", "lose")
+            old.next("refund_query", "ignore")  # the bridge dies before it learns anything
+            with pytest.raises(errors.TerminalTimeout):
+                await r.service.refund_payment("p1", "c1", "2.00")
+            await r.service.stop()
+        async with rig(journal_path, ScriptedTerminal(customer_delay=0.1),
+                       serial="SIM-NEW") as r:
+            await asyncio.sleep(1.0)  # several recovery rounds
+            assert refunds(r, "p1") == [("c1", "2.00", "unknown")]
+            assert not any(isinstance(m, RefundQuery) for m in r.terminal.received)
+        async with rig(journal_path, old, serial="SIM-OLD") as r:
+            await r.until(lambda: refunds(r, "p1") == [("c1", "2.00", "approved")],
+                          what="the old terminal back")
+
+    run(main())

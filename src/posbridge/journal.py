@@ -136,6 +136,7 @@ _MIGRATIONS: list[str] = [
         amount_minor   INTEGER NOT NULL,
         status         TEXT NOT NULL,           -- unknown, approved, refused, failed
         op_id          INTEGER NOT NULL,        -- the operation of its latest sending
+        terminal       TEXT NOT NULL DEFAULT '',-- the serial of the terminal it was sent to
         transaction_id TEXT NOT NULL DEFAULT '',
         detail         TEXT NOT NULL DEFAULT '',
         created_at     TEXT NOT NULL,
@@ -251,6 +252,7 @@ class RefundRecord:
     amount_minor: int
     status: str
     op_id: int
+    terminal: str
     transaction_id: str
     detail: str
     created_at: str
@@ -620,8 +622,8 @@ class Journal:
         row = self._read_one("SELECT * FROM refunds WHERE op_id = ?", (op_id,))
         return RefundRecord(**row) if row else None
 
-    def begin_refund(self, refund_ref: str, ref: str, amount: str, amount_minor: int
-                     ) -> tuple[Operation, RefundRecord]:
+    def begin_refund(self, refund_ref: str, ref: str, amount: str, amount_minor: int,
+                     terminal: str = "") -> tuple[Operation, RefundRecord]:
         """Journal a refund as sent (its operation, and its row as ``unknown``), before it
         goes to the terminal. A refund refused or failed before is sent again under the
         same reference: its row starts over with a new operation."""
@@ -631,11 +633,12 @@ class Journal:
                               "the terminal")
             self._db.execute(
                 "INSERT INTO refunds (refund_ref, ref, amount, amount_minor, status, op_id, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "terminal, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (refund_ref) DO UPDATE SET status = excluded.status, "
-                "op_id = excluded.op_id, detail = '', updated_at = excluded.updated_at",
+                "op_id = excluded.op_id, terminal = excluded.terminal, detail = '', "
+                "updated_at = excluded.updated_at",
                 (refund_ref, ref, amount, amount_minor, payments.RefundStatus.UNKNOWN, op.id,
-                 now, now))
+                 terminal, now, now))
         record = self.refund(refund_ref)
         assert record is not None
         return op, record

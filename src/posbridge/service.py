@@ -611,7 +611,8 @@ class PaymentService:
         if self.journal.active():
             raise self._busy_payment("refund when it is finished")
         # Journal first: the refund as sent and unknown; nothing awaited before the send.
-        op, _ = self.journal.begin_refund(refund_ref, ref, amount, minor)
+        serial = self.terminal.terminal.serial if self.terminal.terminal else ""
+        op, _ = self.journal.begin_refund(refund_ref, ref, amount, minor, serial)
         log.info("%s: refund %s of %s requested", ref, refund_ref, amount)
         try:
             answer = await self._request(
@@ -1177,6 +1178,13 @@ class PaymentService:
                 refund = self.journal.refund_of_op(op.id)
                 if refund is None or (held is not None and held.command == "refund"
                                       and held.refund_ref == refund.refund_ref):
+                    continue
+                if refund.terminal and refund.terminal != serial:
+                    # Another terminal's "no such refund" would read as "never made" and
+                    # invite a second refund: only the terminal it was sent to is asked.
+                    log.warning("recovery: refund %s was sent to terminal %s, not to the one "
+                                "connected (%s); it is asked for when that terminal is back",
+                                _printable(refund.refund_ref), refund.terminal, serial or "?")
                     continue
                 try:
                     await self._request(
