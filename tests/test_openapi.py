@@ -32,6 +32,9 @@ def test_every_command_and_error_code_is_in_the_document() -> None:
                                   "/VoidPayment", "/SubmitBatch", "/RefundPayment"}
     text = json.dumps(spec)
     route_level = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}  # not answered by any one operation
+    # Answered only by POST /admin/ResolvePayment, the loopback-only endpoint behind
+    # `posbridge journal resolve`: not part of the POS's API, so not in its document.
+    route_level.add("NOT_RESOLVABLE")
     for cls in errors.all_errors():
         if cls.code not in route_level:
             assert f'"{cls.code}"' in text, cls.code
@@ -52,7 +55,7 @@ def test_examples_are_the_references_bodies_and_validate() -> None:
     for path, route in ROUTES.items():
         route["request"].model_validate(route["example"])
         route["response"].model_validate(route["answer"])
-        if text:
+        if text and path != "/RefundPayment":  # posbridge's extension, not the vendor's
             assert path in text
     assert ROUTES["/CreatePayment"]["example"] == {
         "amount": "1.00", "retrieval_reference_number": "invoice-123456789",

@@ -816,7 +816,27 @@ export interface operations {
                      *           "amount": "0.40",
                      *           "status": "approved"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "receipt": {
+                     *         "kind": "payment",
+                     *         "method": "PayNow",
+                     *         "account": "wallet ****6789",
+                     *         "transaction_id": "100100090250128303091105",
+                     *         "terminal_id": "SIM-000001",
+                     *         "merchant_id": "SIM-MERCHANT-0001",
+                     *         "time": "2026-12-01T22:30:21Z",
+                     *         "amount": "1.00",
+                     *         "status": "approved",
+                     *         "merchant_copy": [
+                     *           "MERCHANT COPY",
+                     *           "SALE APPROVED"
+                     *         ],
+                     *         "customer_copy": [
+                     *           "CUSTOMER COPY",
+                     *           "SALE APPROVED"
+                     *         ]
+                     *       },
+                     *       "resolved_by_hand": false
                      *     }
                      */
                     "application/json": components["schemas"]["QueryPaymentResponse"];
