@@ -38,6 +38,7 @@ from posbridge.journal import (
     IllegalTransition,
     Journal,
 )
+from posbridge.payments import RefundStatus
 
 ALL_STATUSES = (*ACTIVE, *FINAL)
 
@@ -91,8 +92,8 @@ def test_creates_missing_parent_directories(tmp_path: Path) -> None:
     assert path.is_file()
 
 
-def test_schema_version_is_2_and_reopening_keeps_data(journal_path: Path) -> None:
-    assert SCHEMA_VERSION == 2
+def test_schema_version_is_3_and_reopening_keeps_data(journal_path: Path) -> None:
+    assert SCHEMA_VERSION == 3
     j = Journal(journal_path)
     j.create("r1", "1.00", 100, "82")
     j.transition("r1", PENDING, "sent")
@@ -109,10 +110,11 @@ def test_schema_version_is_2_and_reopening_keeps_data(journal_path: Path) -> Non
         finally:
             j.close()
         with raw(journal_path) as db:
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
                                                "WHERE type = 'table'")}
-            assert {"payments", "events", "batches", "operations", "schema_version"} <= tables
+            assert {"payments", "events", "batches", "operations", "refunds",
+                    "schema_version"} <= tables
 
 
 def test_a_version_1_journal_is_migrated_with_its_payments_events_and_batches(
@@ -145,8 +147,58 @@ def test_a_version_1_journal_is_migrated_with_its_payments_events_and_batches(
                 batch.state) == ("", 3, 1, 500, "done")
         assert j.last_batch_number() == 3
         assert j.open_ops() == []
+        assert j.refunds("old") == []
     finally:
         j.close()
+
+
+def test_a_version_2_journal_gains_refunds_and_keeps_its_operations(
+        journal_path: Path) -> None:
+    """A journal written by issue 13's posbridge (schema 2), opened by this one."""
+    from posbridge.journal import _MIGRATIONS
+
+    with raw(journal_path) as db:
+        db.executescript(_MIGRATIONS[0])
+        db.executescript(_MIGRATIONS[1])
+        db.executescript("""
+            CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version VALUES (2);
+            INSERT INTO payments (ref, amount, amount_minor, condition_code, status,
+                created_at, updated_at) VALUES ('p', '5.00', 500, '82', 'approved', 'a', 'b');
+            INSERT INTO operations (kind, ref, state, created_at, updated_at)
+                VALUES ('void', 'p', 'refused', 'a', 'b');
+        """)
+    j = Journal(journal_path)
+    try:
+        void = j.last_op("void")
+        assert void is not None and void.state == "refused"
+        op, record = j.begin_refund("r1", "p", "1.00", 100)
+        assert (record.status, record.op_id, op.kind) == ("unknown", op.id, "refund")
+    finally:
+        j.close()
+
+
+def test_a_refund_is_journaled_as_sent_and_its_outcome_is_written_once(
+        journal: Journal) -> None:
+    journal.create("p", "5.00", 500, "82")
+    op, record = journal.begin_refund("r1", "p", "2.00", 200)
+    assert (record.ref, record.amount, record.status) == ("p", "2.00", "unknown")
+    assert [o.id for o in journal.open_ops("refund")] == [op.id]
+    assert journal.refund_of_op(op.id) == record
+    done = journal.finish_refund("r1", RefundStatus.APPROVED, "refunded")
+    again = journal.finish_refund("r1", RefundStatus.FAILED, "a stale answer")
+    assert done.status == again.status == "approved"
+    assert journal.open_ops("refund") == []
+    refund_events = [(e.kind, e.to_status) for e in journal.events("p") if e.kind == "refund"]
+    assert refund_events == [("refund", "sent"), ("refund", "done")]
+    # A refused refund sent again starts over under the same reference, with a new operation.
+    journal.begin_refund("r2", "p", "1.00", 100)
+    journal.finish_refund("r2", RefundStatus.REFUSED, "declined")
+    op2, retried = journal.begin_refund("r2", "p", "1.00", 100)
+    assert (retried.status, retried.op_id) == ("unknown", op2.id)
+    assert [r.refund_ref for r in journal.refunds("p")] == ["r1", "r2"]
+    journal.delete_refund("r2")
+    assert journal.refund("r2") is None
 
 
 def test_newer_schema_version_is_refused(journal_path: Path) -> None:
@@ -154,17 +206,17 @@ def test_newer_schema_version_is_refused(journal_path: Path) -> None:
     j.create("r1", "1.00", 100, "82")
     j.close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 3")
+        db.execute("UPDATE schema_version SET version = 4")
 
-    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 3") as info:
+    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 4") as info:
         Journal(journal_path)
     assert str(journal_path) in str(info.value)
-    assert "knows 2" in str(info.value)
+    assert "knows 3" in str(info.value)
     del info
 
     # Refusing the file left it alone.
     with raw(journal_path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
         assert db.execute("SELECT ref FROM payments").fetchall() == [("r1",)]
 
 
@@ -182,7 +234,7 @@ def _open_fds_on(path: Path) -> list[str]:
 def test_refusing_a_newer_schema_closes_the_file(journal_path: Path) -> None:
     Journal(journal_path).close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 3")
+        db.execute("UPDATE schema_version SET version = 4")
     with pytest.raises(RuntimeError, match="newer posbridge"):
         Journal(journal_path)
     # Closed at once, not whenever the garbage collector gets to the half-built Journal.

@@ -30,9 +30,12 @@ def test_the_cli_prints_the_same_document() -> None:
 def test_every_command_and_error_code_is_in_the_document() -> None:
     spec = build_spec()
     assert set(spec["paths"]) == {"/CreatePayment", "/CancelPayment", "/QueryPayment",
-                                  "/VoidPayment", "/SubmitBatch"}
+                                  "/VoidPayment", "/SubmitBatch", "/RefundPayment"}
     text = json.dumps(spec)
     route_level = {"NOT_FOUND", "METHOD_NOT_ALLOWED"}  # not answered by any one operation
+    # Answered only by POST /admin/ResolvePayment, the loopback-only endpoint behind
+    # `posbridge journal resolve`: not part of the POS's API, so not in its document.
+    route_level.add("NOT_RESOLVABLE")
     for cls in errors.all_errors():
         if cls.code not in route_level:
             assert f'"{cls.code}"' in text, cls.code
@@ -53,7 +56,7 @@ def test_examples_are_the_references_bodies_and_validate() -> None:
     for command in COMMANDS:
         command.request.model_validate(command.example)
         command.response.model_validate(command.answer)
-        if text:
+        if text and command.name != "RefundPayment":  # posbridge's extension, not the vendor's
             assert command.path in text
             assert command.message in text
     assert BY_NAME["CreatePayment"].example == {

@@ -573,3 +573,21 @@ def test_a_version_1_terminal_is_never_sent_a_batch_query(journal_path: Path,
     with caplog.at_level(logging.WARNING):
         run(main())
     assert any("cannot be asked about batch" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_version_1_terminal_is_never_sent_a_refund(journal_path: Path) -> None:
+    async def main() -> None:
+        async with rig(journal_path) as r:
+            await r.paid("r1")
+            r.server.identity = replace(r.server.identity, version=1)
+            r.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
+            await r.until(lambda: r.client.terminal is not None
+                          and r.client.terminal.version == 1, what="a v1 session")
+            with pytest.raises(errors.TerminalRefused) as info:
+                await r.service.refund_payment("r1", "credit-1", "0.50")
+            assert "v1" in info.value.message
+            assert r.journal.refund("credit-1") is None  # nothing left behind
+            assert not any(m.KIND == "refund" for m in r.terminal.received)
+            assert r.client.connected
+
+    run(main())

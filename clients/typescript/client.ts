@@ -27,10 +27,12 @@ export type CancelPaymentResponse = Schemas["CancelPaymentResponse"];
 export type QueryPaymentResponse = Schemas["QueryPaymentResponse"];
 export type VoidPaymentResponse = Schemas["VoidPaymentResponse"];
 export type SubmitBatchResponse = Schemas["SubmitBatchResponse"];
+export type RefundPaymentRequest = Schemas["RefundPaymentRequest"];
+export type RefundPaymentResponse = Schemas["RefundPaymentResponse"];
 export type ErrorResponse = Schemas["ErrorResponse"];
 export type PaymentStatus = QueryPaymentResponse["status"];
 
-/** One of the five command paths, with its request and 200 answer as the spec defines them. */
+/** One of the command paths, with its request and 200 answer as the spec defines them. */
 type Command = keyof paths;
 type RequestOf<P extends Command> =
     NonNullable<paths[P]["post"]["requestBody"]>["content"]["application/json"];
@@ -146,6 +148,12 @@ export class PosbridgeClient {
     /** Settle the day's approved payments. */
     submitBatch(): Promise<AnswerOf<"/SubmitBatch">> {
         return this.post("/SubmitBatch", {});
+    }
+
+    /** Refund all or part of an approved payment (posbridge's extension). The same
+     * `refund_reference` again answers with the first answer: safe to send again. */
+    refundPayment(body: RequestOf<"/RefundPayment">): Promise<AnswerOf<"/RefundPayment">> {
+        return this.post("/RefundPayment", body);
     }
 
     /** Query `reference` until its status is final and return that answer. Decide on

@@ -104,6 +104,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/RefundPayment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund payment
+         * @description posbridge's extension beside the reference's five: refund all or part of an approved payment, settled or not. Several refunds of one payment may add up to its amount. Journaled before it is sent; the same refund_reference again answers with what the first one got. A lost answer is a 504 with status unknown: posbridge asks the terminal, and QueryPayment's refunds show the outcome.
+         */
+        post: operations["refundPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -245,6 +265,140 @@ export interface components {
              * @default null
              */
             qr_payload: string | null;
+            /**
+             * Refunded
+             * @description the total refunded (approved refunds), "0.00" when none
+             */
+            refunded: string;
+            /**
+             * Refunds
+             * @description the payment's refunds, oldest first
+             */
+            refunds: components["schemas"]["RefundEntry"][];
+            /** @description the terminal's receipt once the payment is final (a voided payment: the void's); null while it is not final or the terminal gave none */
+            receipt: components["schemas"]["ReceiptBody"] | null;
+            /**
+             * Resolved By Hand
+             * @description true when a person settled this payment as paid or not paid because the terminal could not answer for it (posbridge journal resolve); who and why are in the journal's history
+             */
+            resolved_by_hand: boolean;
+        };
+        /**
+         * ReceiptBody
+         * @description The terminal's receipt: the fields a POS prints itself, and the terminal's own
+         *     printable lines for each copy. A field the terminal did not give is "".
+         */
+        ReceiptBody: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "payment" | "void" | "refund";
+            /**
+             * Method
+             * @description the payment method, e.g. PayNow
+             */
+            method: string;
+            /**
+             * Account
+             * @description the masked account or wallet
+             */
+            account: string;
+            /**
+             * Transaction Id
+             * @description the terminal's transaction id
+             */
+            transaction_id: string;
+            /** Terminal Id */
+            terminal_id: string;
+            /** Merchant Id */
+            merchant_id: string;
+            /**
+             * Time
+             * @description when the terminal made the receipt (its clock)
+             */
+            time: string;
+            /** Amount */
+            amount: string;
+            /** Status */
+            status: string;
+            /**
+             * Merchant Copy
+             * @description printable lines, the merchant's copy
+             */
+            merchant_copy: string[];
+            /**
+             * Customer Copy
+             * @description printable lines, the customer's copy
+             */
+            customer_copy: string[];
+        };
+        /** RefundEntry */
+        RefundEntry: {
+            /** Refund Reference */
+            refund_reference: string;
+            /** Amount */
+            amount: string;
+            /**
+             * Status
+             * @description approved: refunded; unknown: its answer was lost and posbridge is asking the terminal; refused: the terminal said no, nothing was refunded; failed: it never reached the terminal, nothing was refunded
+             * @enum {string}
+             */
+            status: "unknown" | "approved" | "refused" | "failed";
+        };
+        /** RefundPaymentRequest */
+        RefundPaymentRequest: {
+            /**
+             * Retrieval Reference Number
+             * @description The approved payment to refund (settled in a batch or not).
+             */
+            retrieval_reference_number: string;
+            /**
+             * Refund Reference
+             * @description Identifies the refund: the POS's own reference for it (a credit note number). 1 to 64 printable ASCII characters, unique across all refunds. Sending the same refund again answers with what the first one got; the same refund_reference with another payment or amount is refused (409 REFERENCE_CONFLICT).
+             */
+            refund_reference: string;
+            /**
+             * Amount
+             * @description How much to refund, as a decimal string with at most two decimal places: all of the payment or part of it. Several refunds of one payment may add up to its amount, no more (409 REFUND_EXCEEDS_PAYMENT says what remains).
+             */
+            amount: string;
+        };
+        /** RefundPaymentResponse */
+        RefundPaymentResponse: {
+            /**
+             * Success
+             * @constant
+             */
+            success: true;
+            /** Message */
+            message: string;
+            /** Retrieval Reference Number */
+            retrieval_reference_number: string;
+            /** Refund Reference */
+            refund_reference: string;
+            /** Amount */
+            amount: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "unknown" | "approved" | "refused" | "failed";
+            /**
+             * Refunded
+             * @description the payment's total refunded, this refund included when approved
+             */
+            refunded: string;
+            /**
+             * Remaining
+             * @description what may still be refunded of the payment
+             */
+            remaining: string;
+            /**
+             * Replayed
+             * @description true when this answers a repeat of an earlier RefundPayment with the same refund_reference and values
+             */
+            replayed: boolean;
         };
         /** SubmitBatchRequest */
         SubmitBatchRequest: Record<string, never>;
@@ -666,7 +820,35 @@ export interface operations {
                      *       "status": "approved",
                      *       "amount": "1.00",
                      *       "batch_number": null,
-                     *       "recovered_from_terminal": false
+                     *       "recovered_from_terminal": false,
+                     *       "refunded": "0.40",
+                     *       "refunds": [
+                     *         {
+                     *           "refund_reference": "credit-note-881",
+                     *           "amount": "0.40",
+                     *           "status": "approved"
+                     *         }
+                     *       ],
+                     *       "receipt": {
+                     *         "kind": "payment",
+                     *         "method": "PayNow",
+                     *         "account": "wallet ****6789",
+                     *         "transaction_id": "100100090250128303091105",
+                     *         "terminal_id": "SIM-000001",
+                     *         "merchant_id": "SIM-MERCHANT-0001",
+                     *         "time": "2026-12-01T22:30:21Z",
+                     *         "amount": "1.00",
+                     *         "status": "approved",
+                     *         "merchant_copy": [
+                     *           "MERCHANT COPY",
+                     *           "SALE APPROVED"
+                     *         ],
+                     *         "customer_copy": [
+                     *           "CUSTOMER COPY",
+                     *           "SALE APPROVED"
+                     *         ]
+                     *       },
+                     *       "resolved_by_hand": false
                      *     }
                      */
                     "application/json": components["schemas"]["QueryPaymentResponse"];
@@ -879,7 +1061,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: PAYMENT_NOT_APPROVED, ALREADY_VOIDED, ALREADY_SETTLED, TERMINAL_BUSY, TERMINAL_REFUSED */
+            /** @description error: PAYMENT_NOT_APPROVED, ALREADY_VOIDED, ALREADY_SETTLED, ALREADY_REFUNDED, TERMINAL_BUSY, TERMINAL_REFUSED */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -887,7 +1069,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "PAYMENT_NOT_APPROVED" | "ALREADY_VOIDED" | "ALREADY_SETTLED" | "TERMINAL_BUSY" | "TERMINAL_REFUSED";
+                        error_code?: "PAYMENT_NOT_APPROVED" | "ALREADY_VOIDED" | "ALREADY_SETTLED" | "ALREADY_REFUNDED" | "TERMINAL_BUSY" | "TERMINAL_REFUSED";
                     };
                 };
             };
@@ -1046,6 +1228,184 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
                         error_code?: "TERMINAL_BUSY" | "TERMINAL_REFUSED";
+                    };
+                };
+            };
+            /** @description error: REQUEST_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "REQUEST_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description error: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "HEADERS_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description error: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "INTERNAL_ERROR";
+                    };
+                };
+            };
+            /** @description error: TOO_MANY_CONNECTIONS, JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "TOO_MANY_CONNECTIONS" | "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
+                    };
+                };
+            };
+            /** @description error: TERMINAL_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "TERMINAL_TIMEOUT";
+                    };
+                };
+            };
+        };
+    };
+    refundPayment: {
+        parameters: {
+            query?: never;
+            header: {
+                "x-api-version": components["parameters"]["ApiVersion"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "retrieval_reference_number": "invoice-123456789",
+                 *       "refund_reference": "credit-note-881",
+                 *       "amount": "0.40"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RefundPaymentRequest"];
+            };
+        };
+        responses: {
+            /** @description Refund payment command processed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "message": "Refund payment command processed",
+                     *       "retrieval_reference_number": "invoice-123456789",
+                     *       "refund_reference": "credit-note-881",
+                     *       "amount": "0.40",
+                     *       "status": "approved",
+                     *       "refunded": "0.40",
+                     *       "remaining": "0.60",
+                     *       "replayed": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RefundPaymentResponse"];
+                };
+            };
+            /** @description error: INVALID_API_VERSION, INVALID_JSON, INVALID_REQUEST, INVALID_AMOUNT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "INVALID_API_VERSION" | "INVALID_JSON" | "INVALID_REQUEST" | "INVALID_AMOUNT";
+                    };
+                };
+            };
+            /** @description error: UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "UNAUTHORIZED";
+                    };
+                };
+            };
+            /** @description error: FORBIDDEN_HOST, FORBIDDEN_ORIGIN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "FORBIDDEN_HOST" | "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description error: PAYMENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "PAYMENT_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description error: REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "REQUEST_TIMEOUT";
+                    };
+                };
+            };
+            /** @description error: PAYMENT_NOT_APPROVED, ALREADY_VOIDED, REFERENCE_CONFLICT, REFUND_EXCEEDS_PAYMENT, TERMINAL_BUSY, TERMINAL_REFUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "PAYMENT_NOT_APPROVED" | "ALREADY_VOIDED" | "REFERENCE_CONFLICT" | "REFUND_EXCEEDS_PAYMENT" | "TERMINAL_BUSY" | "TERMINAL_REFUSED";
                     };
                 };
             };

@@ -144,6 +144,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from .bundle import add_command as add_bundle_command
 
     add_bundle_command(sub)
+    tools.add_receipt_command(sub, str(default_path()))
     gui.add_command(sub)
     return parser
 

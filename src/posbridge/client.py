@@ -67,6 +67,11 @@ def _answer(response: httpx.Response) -> Answer:
     return body
 
 
+def _refund_body(ref: str, refund_reference: str, amount: str) -> Answer:
+    return {"retrieval_reference_number": ref, "refund_reference": refund_reference,
+            "amount": amount}
+
+
 def _create_body(amount: str, ref: str, condition_code: str) -> Answer:
     return {"amount": amount, "retrieval_reference_number": ref,
             "condition_code": condition_code}
@@ -105,6 +110,19 @@ class Client:
 
     def submit_batch(self) -> Answer:
         return self._post(_PATH["submit_batch"], {})
+
+    def refund_payment(self, ref: str, refund_reference: str, amount: str) -> Answer:
+        """Refund ``amount`` of payment ``ref`` once per ``refund_reference`` (posbridge's
+        extension); sending the same refund again is safe."""
+        return self._post("/RefundPayment", _refund_body(ref, refund_reference, amount))
+
+    def resolve_payment(self, ref: str, *, paid: bool, reason: str, by: str) -> Answer:
+        """Settle by hand a payment the terminal cannot answer for (``POST
+        /admin/ResolvePayment``, from this PC only; what ``posbridge journal resolve``
+        uses)."""
+        return self._post("/admin/ResolvePayment", {
+            "retrieval_reference_number": ref, "outcome": "paid" if paid else "not_paid",
+            "reason": reason, "by": by})
 
     def health(self) -> Answer:
         return _answer(self._http.get("/health"))
@@ -167,6 +185,9 @@ class AsyncClient:
 
     async def submit_batch(self) -> Answer:
         return await self._post(_PATH["submit_batch"], {})
+
+    async def refund_payment(self, ref: str, refund_reference: str, amount: str) -> Answer:
+        return await self._post("/RefundPayment", _refund_body(ref, refund_reference, amount))
 
     async def health(self) -> Answer:
         return _answer(await self._http.get("/health"))

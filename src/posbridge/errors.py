@@ -133,6 +133,29 @@ class AlreadySettled(PosBridgeError):
     http_status = 409
 
 
+class RefundExceedsPayment(PosBridgeError):
+    """A refund of more than remains of the payment (paid, less what is refunded or may
+    have been); ``remaining`` says how much may still be refunded."""
+
+    code = "REFUND_EXCEEDS_PAYMENT"
+    http_status = 409
+
+
+class AlreadyRefunded(PosBridgeError):
+    """A void of a payment that has refunds: refund what remains instead."""
+
+    code = "ALREADY_REFUNDED"
+    http_status = 409
+
+
+class NotResolvable(PosBridgeError):
+    """A payment cannot be settled by hand: its outcome is known, or the terminal still
+    answers for it."""
+
+    code = "NOT_RESOLVABLE"
+    http_status = 409
+
+
 class TerminalRefused(PosBridgeError):
     code = "TERMINAL_REFUSED"
     http_status = 409

@@ -32,6 +32,7 @@ every write transaction forgets them: a POS polling QueryPayment reads memory, n
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -43,7 +44,7 @@ from pathlib import Path
 from . import payments
 from .payments import OpKind, OpState, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The status vocabulary and its transition table live in payments.py (pure); they are
 # re-exported here for the journal's readers.
@@ -124,6 +125,36 @@ _MIGRATIONS: list[str] = [
     DROP TABLE batches;
     ALTER TABLE batches_v2 RENAME TO batches
     """,
+    # version 3: refunds, each with the operation that sent it (kind 'refund'); payments
+    # settled by a person (who, in resolved_by; why, in the history).
+    """
+    ALTER TABLE payments ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
+    CREATE TABLE refunds (
+        refund_ref     TEXT PRIMARY KEY,        -- the POS's refund_reference
+        ref            TEXT NOT NULL,           -- the payment refunded
+        amount         TEXT NOT NULL,           -- as the POS sent it, e.g. "0.50"
+        amount_minor   INTEGER NOT NULL,
+        status         TEXT NOT NULL,           -- unknown, approved, refused, failed
+        op_id          INTEGER NOT NULL,        -- the operation of its latest sending
+        terminal       TEXT NOT NULL DEFAULT '',-- the serial of the terminal it was sent to
+        transaction_id TEXT NOT NULL DEFAULT '',
+        detail         TEXT NOT NULL DEFAULT '',
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE INDEX refunds_ref ON refunds (ref);
+    CREATE TABLE receipts (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL,           -- payment, void, refund
+        ref            TEXT NOT NULL,           -- the payment
+        refund_ref     TEXT NOT NULL DEFAULT '',
+        fields         TEXT NOT NULL,           -- JSON object: method, account, ...
+        merchant_copy  TEXT NOT NULL,           -- JSON list of printable lines
+        customer_copy  TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        UNIQUE (kind, ref, refund_ref)
+    )
+    """,
 ]
 
 
@@ -132,7 +163,8 @@ _SETTLE = (
     "UPDATE payments SET batch_number = ?, updated_at = ? WHERE ref = ? AND batch_number IS NULL"
 )
 _PAYMENT_COLUMNS = ("ref, amount, amount_minor, condition_code, status, response_code, "
-                    "transaction_id, batch_number, created_at, updated_at, origin")
+                    "transaction_id, batch_number, created_at, updated_at, origin, "
+                    "resolved_by")
 
 
 class IllegalTransition(Exception):
@@ -165,6 +197,7 @@ class Payment:
     created_at: str
     updated_at: str
     origin: str = "pos"  # "terminal": brought back into the journal from the terminal
+    resolved_by: str = ""  # the person who settled it by hand (journal resolve), or ""
 
     @property
     def active(self) -> bool:
@@ -179,7 +212,7 @@ class JournalEvent:
     to_status: str
     detail: str
     id: int = 0
-    kind: str = "payment"  # payment, or the operation: cancel, void, batch
+    kind: str = "payment"  # payment, or the operation: cancel, void, batch, refund
 
 
 @dataclass(frozen=True)
@@ -209,6 +242,40 @@ class BatchRecord:
     total_minor: int
     submitted_at: str
     settled_at: str | None
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    refund_ref: str
+    ref: str
+    amount: str
+    amount_minor: int
+    status: str
+    op_id: int
+    terminal: str
+    transaction_id: str
+    detail: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The terminal's receipt for a final payment, a void or a refund."""
+
+    kind: str  # payment, void, refund
+    ref: str
+    refund_ref: str
+    fields: dict[str, str]
+    merchant_copy: list[str]
+    customer_copy: list[str]
+    at: str
+
+
+def _receipt(row: sqlite3.Row) -> Receipt:
+    return Receipt(row["kind"], row["ref"], row["refund_ref"], json.loads(row["fields"]),
+                   json.loads(row["merchant_copy"]), json.loads(row["customer_copy"]),
+                   row["at"])
 
 
 def _now() -> str:
@@ -536,6 +603,96 @@ class Journal:
                              (OpState.NOT_DONE, batch_id, OpState.SENT))
             self.close_op(op_id, OpState.NOT_DONE, detail)
 
+    # -- refunds ----------------------------------------------------------------------
+
+    def refund(self, refund_ref: str) -> RefundRecord | None:
+        row = self._read_one("SELECT * FROM refunds WHERE refund_ref = ?", (refund_ref,))
+        return RefundRecord(**row) if row else None
+
+    def refunds(self, ref: str) -> list[RefundRecord]:
+        """The refunds of payment ``ref``, oldest first."""
+        rows = self._read("SELECT * FROM refunds WHERE ref = ? ORDER BY created_at, rowid",
+                          (ref,))
+        return [RefundRecord(**row) for row in rows]
+
+    def refund_of_op(self, op_id: int) -> RefundRecord | None:
+        row = self._read_one("SELECT * FROM refunds WHERE op_id = ?", (op_id,))
+        return RefundRecord(**row) if row else None
+
+    def begin_refund(self, refund_ref: str, ref: str, amount: str, amount_minor: int,
+                     terminal: str = "") -> tuple[Operation, RefundRecord]:
+        """Journal a refund as sent (its operation, and its row as ``unknown``), before it
+        goes to the terminal. A refund refused or failed before is sent again under the
+        same reference: its row starts over with a new operation."""
+        now = _now()
+        with self.atomic():
+            op = self.open_op(OpKind.REFUND, ref, f"refund {refund_ref} of {amount} sent to "
+                              "the terminal")
+            self._db.execute(
+                "INSERT INTO refunds (refund_ref, ref, amount, amount_minor, status, op_id, "
+                "terminal, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (refund_ref) DO UPDATE SET status = excluded.status, "
+                "op_id = excluded.op_id, terminal = excluded.terminal, detail = '', "
+                "updated_at = excluded.updated_at",
+                (refund_ref, ref, amount, amount_minor, payments.RefundStatus.UNKNOWN, op.id,
+                 terminal, now, now))
+        record = self.refund(refund_ref)
+        assert record is not None
+        return op, record
+
+    def finish_refund(self, refund_ref: str, status: payments.RefundStatus, detail: str,
+                      *, transaction_id: str = "") -> RefundRecord:
+        """Record a refund's outcome and close its operation. Only a refund whose outcome
+        is unknown changes: applying the same answer twice changes nothing."""
+        now = _now()
+        state = {payments.RefundStatus.APPROVED: OpState.DONE,
+                 payments.RefundStatus.REFUSED: OpState.REFUSED,
+                 payments.RefundStatus.FAILED: OpState.NOT_DONE}[status]
+        with self.atomic():
+            row = self._db.execute("SELECT status, op_id FROM refunds WHERE refund_ref = ?",
+                                   (refund_ref,)).fetchone()
+            if row is None:
+                raise IllegalTransition(f"no refund {refund_ref!r}")
+            if row["status"] == payments.RefundStatus.UNKNOWN:
+                self._db.execute(
+                    "UPDATE refunds SET status = ?, detail = ?, transaction_id = ?, "
+                    "updated_at = ? WHERE refund_ref = ?",
+                    (status, detail, transaction_id, now, refund_ref))
+                self.close_op(row["op_id"], state, f"refund {refund_ref}: {detail}")
+        record = self.refund(refund_ref)
+        assert record is not None
+        return record
+
+    def delete_refund(self, refund_ref: str) -> None:
+        """Remove a refund the terminal refused while the POS waited: a refused request
+        leaves nothing behind but its operation's history."""
+        with self.atomic():
+            self._db.execute("DELETE FROM refunds WHERE refund_ref = ?", (refund_ref,))
+
+    # -- receipts ---------------------------------------------------------------------
+
+    def save_receipt(self, kind: str, ref: str, refund_ref: str, fields: dict[str, str],
+                     merchant_copy: list[str], customer_copy: list[str]) -> None:
+        """Keep the terminal's receipt; the first one of each (kind, payment, refund) is
+        kept: a receipt is what was printed, and does not change."""
+        with self.atomic():
+            self._db.execute(
+                "INSERT OR IGNORE INTO receipts (kind, ref, refund_ref, fields, merchant_copy, "
+                "customer_copy, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, ref, refund_ref, json.dumps(fields, ensure_ascii=False),
+                 json.dumps(merchant_copy, ensure_ascii=False),
+                 json.dumps(customer_copy, ensure_ascii=False), _now()))
+
+    def receipt(self, kind: str, ref: str, refund_ref: str = "") -> Receipt | None:
+        row = self._read_one("SELECT * FROM receipts WHERE kind = ? AND ref = ? AND "
+                             "refund_ref = ?", (kind, ref, refund_ref))
+        return _receipt(row) if row else None
+
+    def receipts(self, ref: str) -> list[Receipt]:
+        """Every receipt of payment ``ref`` (its own, its void's, its refunds'), in order."""
+        return [_receipt(row) for row in self._read(
+            "SELECT * FROM receipts WHERE ref = ? ORDER BY id", (ref,))]
+
     # -- payments: writes -------------------------------------------------------------
 
     def create(
@@ -607,6 +764,16 @@ class Journal:
                     (to_status, code, txn, now, ref),
                 )
                 self._event(ref, now, from_status, to_status, detail)
+        payment = self.get(ref)
+        assert payment is not None
+        return payment
+
+    def resolve(self, ref: str, status: Status, by: str, detail: str) -> Payment:
+        """A person settles a payment the terminal cannot answer for: its status, and who
+        did it, in one transaction with the history line that says why."""
+        with self.atomic():
+            self.transition(ref, status, detail)
+            self._db.execute("UPDATE payments SET resolved_by = ? WHERE ref = ?", (by, ref))
         payment = self.get(ref)
         assert payment is not None
         return payment

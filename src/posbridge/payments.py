@@ -12,7 +12,7 @@ A payment has one ``Status``. It moves only along ``TRANSITIONS``; anything else
 confused terminal or a bug, refused so that a paid payment can never be unpaid by accident.
 
 Every command that moves or settles money is an *operation*: a sale (the payment row
-itself), a cancel, a void or a batch. It is journaled as ``sent`` before it goes to the
+itself), a cancel, a void, a batch or a refund. It is journaled as ``sent`` before it goes to the
 terminal and ends ``done`` (the terminal did it), ``refused`` (the terminal said no) or
 ``not_done`` (the terminal, asked later, shows it never happened). An operation still
 ``sent`` has an unknown outcome and is resolved by asking the terminal, never by guessing.
@@ -120,6 +120,7 @@ class OpKind(enum.StrEnum):
     CANCEL = "cancel"
     VOID = "void"
     BATCH = "batch"
+    REFUND = "refund"
 
 
 class OpState(enum.StrEnum):
@@ -300,3 +301,84 @@ def void_outcome(status: Status) -> OpState | None:
     if status in ACTIVE:
         return None
     return OpState.DONE if status == VOIDED else OpState.NOT_DONE
+
+
+# -- refunds -----------------------------------------------------------------------------
+
+
+class RefundStatus(enum.StrEnum):
+    """A refund's status in the journal (and in QueryPayment's ``refunds``)."""
+
+    UNKNOWN = "unknown"  # journaled and sent; its outcome is not known until the terminal says
+    APPROVED = "approved"  # the terminal refunded it
+    REFUSED = "refused"  # the terminal said no; nothing was refunded
+    FAILED = "failed"  # asked afterwards, the terminal never received it; nothing refunded
+
+
+#: Refunds that count against what remains of a payment: made, or possibly made.
+REFUND_COUNTED: tuple[RefundStatus, ...] = (RefundStatus.UNKNOWN, RefundStatus.APPROVED)
+#: A refund in one of these statuses is sent again when the same request comes again.
+REFUND_RESENDABLE: tuple[RefundStatus, ...] = (RefundStatus.REFUSED, RefundStatus.FAILED)
+
+
+def check_refund_reference(ref: str) -> None:
+    if _REFERENCE.fullmatch(ref) is None:
+        raise InvalidInput(
+            "refund_reference",
+            "refund_reference must be 1 to 64 printable ASCII characters, "
+            f"got {shown(ref, 70)}",
+        )
+
+
+def refund_room(amount_minor: int, counted_minor: int) -> int:
+    """What remains to refund of a payment of ``amount_minor`` with ``counted_minor``
+    already refunded or possibly refunded (unknown refunds count: they may have happened)."""
+    return max(amount_minor - counted_minor, 0)
+
+
+def on_refund_view(current: RefundStatus, found: bool, status: str
+                   ) -> RefundStatus | None:
+    """What the terminal's word on a refund (a ``refund_result``) means for the journal.
+    Only a refund whose outcome is unknown changes; None: nothing to write."""
+    if current != RefundStatus.UNKNOWN:
+        return None
+    if not found:
+        # The link is in order and the terminal acts on no frame of an old session: no
+        # record means the refund never reached it.
+        return RefundStatus.FAILED
+    if status == "approved":
+        return RefundStatus.APPROVED
+    if status in ("declined", "refused"):
+        return RefundStatus.REFUSED
+    return None  # a status this bridge does not know: it stays unknown, and is asked again
+
+
+# -- resolution by hand ------------------------------------------------------------------
+
+REASON_MAX = 200
+
+
+def check_reason(reason: str) -> None:
+    """A person's reason for settling a payment by hand: printable, one line, not empty
+    (it goes into the journal's history and the log)."""
+    if not reason.strip() or len(reason) > REASON_MAX or not reason.isprintable():
+        raise InvalidInput(
+            "reason",
+            f"the reason must be 1 to {REASON_MAX} printable characters on one line, got "
+            f"{shown(reason)}",
+        )
+
+
+def resolved_status(status: Status, void_in_flight: bool, paid: bool) -> Status | None:
+    """The status a person's "paid" or "not paid" gives a payment whose outcome the
+    terminal cannot tell; None: the payment's outcome is known (nothing to resolve).
+
+    A payment made unknown by a void in flight was approved: "paid" means the void did not
+    happen (approved), "not paid" that it did (voided). Any other payment not final is a
+    sale: "paid" is approved, "not paid" is failed (not paid; the same request may start
+    it again)."""
+    if status not in ACTIVE:
+        return None
+    if void_in_flight:
+        return APPROVED if paid else VOIDED
+    return APPROVED if paid else FAILED

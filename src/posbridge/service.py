@@ -1,7 +1,8 @@
 """PaymentService: the commands, orchestrated. What an answer *means* is decided in
 ``payments.py``; this module owns the lock, "journal first, then the terminal", and recovery.
 
-Order of work for every command that moves or settles money (sale, cancel, void, batch):
+Order of work for every command that moves or settles money (sale, cancel, void, batch,
+refund):
 validate, check that the journal can be written and that the terminal is there and free,
 journal the command as sent, then talk to the terminal. A command refused before the journal
 is written leaves nothing behind. A command whose answer never came leaves its operation
@@ -17,8 +18,9 @@ heals; meanwhile money commands are refused with JOURNAL_UNAVAILABLE.
 
 Recovery runs when the link comes up (start-up, reconnect) and every ``recovery_interval``
 seconds: every payment not final is asked for by reference, every batch whose answer was
-lost is asked for by the id posbridge gave it, and every cancel or void still open is closed
-from its payment's final state.
+lost is asked for by the id posbridge gave it, every refund whose answer was lost is asked
+for by its refund reference, and every cancel or void still open is closed from its
+payment's final state.
 """
 
 from __future__ import annotations
@@ -29,12 +31,19 @@ import contextlib
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from . import errors, methods, payments
-from .journal import IllegalTransition, Journal, JournalError, JournalReplaced, Payment
+from .journal import (
+    IllegalTransition,
+    Journal,
+    JournalError,
+    JournalReplaced,
+    Payment,
+    RefundRecord,
+)
 from .payments import (
     APPROVED,
     CANCELLED,
@@ -46,6 +55,7 @@ from .payments import (
     Known,
     OpKind,
     OpState,
+    RefundStatus,
     Status,
     TerminalView,
     format_minor,
@@ -62,9 +72,13 @@ from .protocol.messages import (
     Progress,
     Query,
     QueryResult,
+    Refund,
+    RefundQuery,
+    RefundResult,
     Reply,
     Sale,
     Void,
+    receipt_fields,
 )
 from .terminal import AnswerTimeout, LinkLost, TerminalClient
 
@@ -101,7 +115,8 @@ def check_reference(ref: str) -> None:
 
 
 __all__ = [
-    "BatchSummary", "CreateResult", "PaymentService", "ServiceConfig", "check_reference",
+    "BatchSummary", "CreateResult", "PaymentService", "RefundOutcome", "ServiceConfig",
+    "check_reference",
     "format_minor", "parse_amount", "public_status", "shown", "transaction_status",
 ]
 
@@ -130,13 +145,33 @@ class BatchSummary:
     batch_id: str = ""
 
 
+@dataclass(frozen=True)
+class RefundOutcome:
+    """A refund as the journal has it, with its payment and all the payment's refunds."""
+
+    refund: RefundRecord
+    payment: Payment
+    refunds: list[RefundRecord]
+    replayed: bool
+
+    @property
+    def refunded_minor(self) -> int:
+        return refunded_minor(self.refunds)
+
+
+def refunded_minor(refunds: Sequence[RefundRecord]) -> int:
+    """What the terminal has refunded of a payment (approved refunds only)."""
+    return sum(r.amount_minor for r in refunds if r.status == RefundStatus.APPROVED)
+
+
 @dataclass
 class Holder:
     """What holds the terminal: one command at a time. ``done`` carries its outcome to an
     identical request that arrives meanwhile."""
 
-    command: str  # "payment", "cancel", "void", "batch"
+    command: str  # "payment", "cancel", "void", "batch", "refund"
     ref: str = ""  # the payment's reference, or the batch's id
+    refund_ref: str = ""  # a refund's refund_reference
     done: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -145,6 +180,10 @@ class Holder:
             return f"payment {self.ref!r}"
         if self.command == "batch":
             return "submitting the batch"
+        if self.command == "refund":
+            return f"the refund {self.refund_ref!r} of payment {self.ref!r}"
+        if self.command == "resolve":
+            return f"settling payment {self.ref!r} by hand"
         return f"the {self.command} of payment {self.ref!r}" if self.ref else \
             f"a {self.command}"
 
@@ -153,6 +192,8 @@ class Holder:
         if self.ref:
             held["batch_id" if self.command == "batch" else "retrieval_reference_number"] = (
                 self.ref)
+        if self.refund_ref:
+            held["refund_reference"] = self.refund_ref
         return held
 
 
@@ -161,7 +202,7 @@ class _Sent:
     """A request on the link, kept by its rid so that its answer is applied when it comes,
     however late."""
 
-    kind: str  # sale, cancel, void, query, probe, batch
+    kind: str  # sale, cancel, void, query, probe, batch, refund, refund_query
     ref: str  # the payment's reference, or the batch's id
     op_id: int | None = None
     waiting: bool = True  # a command is still waiting for this answer
@@ -537,6 +578,231 @@ class PaymentService:
         return BatchSummary(record.batch_number, record.count, record.total_minor,
                             replayed=True, batch_id=record.batch_id)
 
+    # -- refunds ----------------------------------------------------------------------
+
+    async def refund_payment(self, ref: str, refund_ref: str, amount: str) -> RefundOutcome:
+        """Refund ``amount`` of the approved payment ``ref`` (settled or not), once per
+        ``refund_ref``: the same refund again answers with what the first one got."""
+        check_reference(ref)
+        try:
+            payments.check_refund_reference(refund_ref)
+        except payments.InvalidInput as exc:
+            raise errors.InvalidRequest(exc.message) from None
+        minor = parse_amount(amount, self.config.max_amount_minor)
+        self.check_journal()
+        # The same refund while the first is with the terminal: wait for it, then answer
+        # from the journal like any repeat.
+        while (held := self._holder) is not None and held.command == "refund" \
+                and held.refund_ref == refund_ref:
+            await asyncio.wait([held.done])
+        return await self._exclusive(Holder("refund", ref, refund_ref),
+                                     lambda: self._refund(ref, refund_ref, amount, minor))
+
+    async def _refund(self, ref: str, refund_ref: str, amount: str, minor: int
+                      ) -> RefundOutcome:
+        existing = self.journal.refund(refund_ref)
+        if existing is not None:
+            if (existing.ref, existing.amount_minor) != (ref, minor):
+                raise errors.ReferenceConflict(
+                    f"refund_reference {refund_ref!r} is already used by a refund of "
+                    f"{existing.amount} of payment {existing.ref!r}; use a new "
+                    "refund_reference for a new refund")
+            if existing.status not in payments.REFUND_RESENDABLE:
+                log.info("%s: refund %s: same request again; answering with its status %s",
+                         ref, refund_ref, existing.status)
+                return self._refund_outcome(existing, replayed=True)
+        payment = self.journal.get(ref)
+        if payment is None:
+            payment = await self._from_terminal(ref)
+        self._check_refundable(payment, refund_ref, minor, amount)
+        self._require_writable()
+        await self._require_terminal()
+        version = self.terminal.terminal.version if self.terminal.terminal else 0
+        if version < 2:
+            # refund is version 2: a v1 terminal would drop it unacknowledged and the link
+            # would go down. Refused before anything is journaled.
+            raise errors.TerminalRefused(
+                f"the terminal speaks link protocol v{version}, which has no refunds; refund "
+                "the payment on the terminal itself, or update its payment app")
+        if self.journal.active():
+            raise self._busy_payment("refund when it is finished")
+        # Journal first: the refund as sent and unknown; nothing awaited before the send.
+        serial = self.terminal.terminal.serial if self.terminal.terminal else ""
+        op, _ = self.journal.begin_refund(refund_ref, ref, amount, minor, serial)
+        log.info("%s: refund %s of %s requested", ref, refund_ref, amount)
+        try:
+            answer = await self._request(
+                _Sent("refund", ref, op.id), lambda rid: Refund(rid, ref, refund_ref, minor),
+                self.config.terminal_timeout)
+        except (LinkLost, AnswerTimeout) as exc:
+            self._wake.set()
+            raise errors.TerminalTimeout(
+                f"the terminal did not answer the refund {refund_ref!r} of payment {ref!r} "
+                f"({exc}); whether it was refunded is unknown and posbridge is asking the "
+                "terminal. Query the payment, or send the same refund again: a refund "
+                "reference is never refunded twice",
+                status=UNKNOWN, refund_reference=refund_ref,
+            ) from None
+        reply = _expect(answer, Reply)
+        self._check_applied(ref)
+        record = self.journal.refund(refund_ref)
+        assert record is not None
+        if reply.accepted:
+            return self._refund_outcome(record, replayed=False)
+        if existing is None:
+            self.journal.delete_refund(refund_ref)  # a refused request leaves nothing behind
+        log.info("%s: terminal refused the refund %s (%s)", ref, refund_ref,
+                 _printable(reply.reason))
+        detail = f" ({reply.detail})" if reply.detail else ""
+        if reply.reason == "exceeds_payment":
+            log.error("%s: the terminal says refund %s is more than remains of the payment, "
+                      "the journal says it is not%s", ref, refund_ref, _printable(detail))
+            raise errors.RefundExceedsPayment(
+                f"the terminal refused the refund {refund_ref!r}: it is more than remains of "
+                f"payment {ref!r}{detail}; nothing was refunded", refund_reference=refund_ref)
+        if reply.reason == "refund_declined":
+            raise errors.TerminalRefused(
+                f"the refund {refund_ref!r} of payment {ref!r} was declined{detail}; nothing "
+                "was refunded", refund_reference=refund_ref)
+        raise _refusal(reply, ref)
+
+    def _check_refundable(self, payment: Payment, refund_ref: str, minor: int,
+                          amount: str) -> None:
+        ref = payment.ref
+        if payment.status == VOIDED:
+            raise errors.AlreadyVoided(f"payment {ref!r} is voided: it was never charged, so "
+                                       "there is nothing to refund")
+        if payment.status != APPROVED:
+            raise errors.PaymentNotApproved(
+                f"payment {ref!r} is {public_status(payment)}, not approved; only an "
+                "approved payment can be refunded")
+        refunds = [r for r in self.journal.refunds(ref) if r.refund_ref != refund_ref]
+        counted = sum(r.amount_minor for r in refunds if r.status in payments.REFUND_COUNTED)
+        remaining = payments.refund_room(payment.amount_minor, counted)
+        if minor <= remaining:
+            return
+        unknown = sum(r.amount_minor for r in refunds if r.status == RefundStatus.UNKNOWN)
+        told = (f"paid {payment.amount}, refunded {format_minor(refunded_minor(refunds))}"
+                + (f", {format_minor(unknown)} more in refunds whose outcome is not known yet"
+                   if unknown else ""))
+        if remaining == 0:
+            what = "nothing remains to refund"
+        else:
+            what = f"at most {format_minor(remaining)} can still be refunded"
+        raise errors.RefundExceedsPayment(
+            f"a refund of {amount} is more than remains of payment {ref!r} ({told}); {what}",
+            remaining=format_minor(remaining), retrieval_reference_number=ref)
+
+    def _refund_outcome(self, record: RefundRecord, *, replayed: bool) -> RefundOutcome:
+        payment = self.journal.get(record.ref)
+        assert payment is not None
+        return RefundOutcome(record, payment, self.journal.refunds(record.ref), replayed)
+
+    def _apply_refund_reply(self, reply: Reply, sent: _Sent) -> None:
+        assert sent.op_id is not None
+        record = self.journal.refund_of_op(sent.op_id)
+        if record is None:
+            log.warning("link: an answer to a refund posbridge no longer knows: %s", reply)
+            return
+        if reply.accepted:
+            with self.journal.atomic():
+                after = self.journal.finish_refund(record.refund_ref, RefundStatus.APPROVED,
+                                                   "refunded by the terminal")
+                self._keep_receipt("refund", record.ref, record.refund_ref, reply)
+        else:
+            after = self.journal.finish_refund(
+                record.refund_ref, RefundStatus.REFUSED,
+                f"the terminal refused: {reply.reason}" + (
+                    f" ({reply.detail})" if reply.detail else ""))
+        if after.status != record.status:
+            log.info("%s: refund %s of %s: %s -> %s", record.ref, record.refund_ref,
+                     record.amount, record.status, after.status)
+
+    def _apply_refund_result(self, result: RefundResult) -> None:
+        record = self.journal.refund(result.refund_ref)
+        if record is None or record.ref != result.ref:
+            log.warning("link: the terminal reports a refund posbridge did not ask for: %s",
+                        result)
+            return
+        status = payments.on_refund_view(RefundStatus(record.status), result.found,
+                                         result.status)
+        if status is None:
+            return
+        if result.found and result.amount and result.amount != record.amount_minor:
+            log.error("%s: refund %s: the terminal has amount %s, the journal %s", record.ref,
+                      record.refund_ref, format_minor(result.amount), record.amount)
+        detail = {
+            RefundStatus.APPROVED: "the terminal reports it refunded",
+            RefundStatus.REFUSED: f"the terminal reports it {_printable(result.status)}",
+            RefundStatus.FAILED: "the terminal has no record of it: it never reached the "
+                                 "terminal; nothing was refunded",
+        }[status]
+        with self.journal.atomic():
+            self.journal.finish_refund(record.refund_ref, status, detail,
+                                       transaction_id=result.transaction_id)
+            if status == RefundStatus.APPROVED:
+                self._keep_receipt("refund", record.ref, record.refund_ref, result)
+        log.info("%s: refund %s of %s: unknown -> %s (%s)", record.ref, record.refund_ref,
+                 record.amount, status, detail)
+
+    # -- resolution by hand -------------------------------------------------------------
+
+    async def resolve_payment(self, ref: str, *, paid: bool, reason: str, by: str) -> Payment:
+        """A person settles a payment the terminal can never answer for (a replaced
+        terminal, lost records) as paid or not paid. Never automatic; refused while the
+        terminal still answers for the payment (it is asked first)."""
+        check_reference(ref)
+        try:
+            payments.check_reason(reason)
+        except payments.InvalidInput as exc:
+            raise errors.InvalidRequest(exc.message) from None
+        if not by or len(by) > 64 or not by.isprintable():
+            raise errors.InvalidRequest(f"by must name the person, 1 to 64 printable "
+                                        f"characters, got {shown(by)}")
+        self.check_journal()
+        return await self._exclusive(Holder("resolve", ref),
+                                     lambda: self._resolve(ref, paid, reason, by))
+
+    async def _resolve(self, ref: str, paid: bool, reason: str, by: str) -> Payment:
+        payment = self.journal.get(ref)
+        if payment is None:
+            raise errors.PaymentNotFound(f"no payment with reference {ref!r} in the journal")
+        if not payment.active:
+            raise errors.NotResolvable(
+                f"payment {ref!r} is {public_status(payment)}: its outcome is known, there is "
+                "nothing to settle by hand")
+        self._require_writable()
+        await self._require_terminal()
+        view = await self._probe(ref)
+        if view is None:
+            raise errors.TerminalTimeout(
+                f"the terminal did not answer about payment {ref!r}, so it was not settled "
+                "by hand: posbridge asks the terminal first. Try again")
+        # Whatever the terminal says is applied first, by the usual rules.
+        after = self._apply_view(ref, view, "as the terminal reports it") or payment
+        serial = self.terminal.terminal.serial if self.terminal.terminal else "?"
+        if view.found:
+            raise errors.NotResolvable(
+                f"the terminal ({serial}) still has payment {ref!r} ({view.status}); it is "
+                f"{public_status(after)} in the journal now. posbridge settles it from the "
+                "terminal's answer; it cannot be settled by hand", status=public_status(after))
+        if not after.active:
+            raise errors.NotResolvable(
+                f"the terminal ({serial}) has no record of payment {ref!r}, which means it "
+                f"never reached the terminal: it is {public_status(after)} now; nothing to "
+                "settle by hand", status=public_status(after))
+        void_in_flight = any(op.ref == ref for op in self.journal.open_ops(OpKind.VOID))
+        status = payments.resolved_status(Status(after.status), void_in_flight, paid)
+        assert status is not None
+        outcome = "paid" if paid else "not paid"
+        detail = (f"settled by hand by {by} as {outcome} (the terminal {serial} has no record "
+                  f"of it): {reason}")
+        with self.journal.atomic():
+            resolved = self.journal.resolve(ref, status, by, detail)
+            self._close_ops_of(resolved)
+        log.warning("%s: %s -> %s: %s", ref, after.status, resolved.status, _printable(detail))
+        return resolved
+
     # -- the journal's health -------------------------------------------------------------
 
     def check_journal(self) -> None:
@@ -630,20 +896,28 @@ class PaymentService:
 
     def _apply(self, message: Message) -> None:
         if isinstance(message, PaymentResult):
-            self._apply_view(message.ref, TerminalView(
+            after = self._apply_view(message.ref, TerminalView(
                 True, message.status, message.response_code, message.transaction_id),
                 "reported by the terminal")
+            if after is not None and not after.active:
+                self._keep_receipt("void" if after.status == VOIDED else "payment",
+                                   message.ref, "", message)
             return
         sent = self._sent.get(message.rid) if isinstance(
-            message, Reply | QueryResult | BatchResult) else None
+            message, Reply | QueryResult | BatchResult | RefundResult) else None
         if isinstance(message, QueryResult):
             if sent is not None and sent.kind == "probe":
                 return  # the asker decides what it means (the journal lacks the payment)
-            self._apply_view(message.ref, _view(message), "as the terminal reports it")
+            after = self._apply_view(message.ref, _view(message), "as the terminal reports it")
+            if after is not None and not after.active and message.found:
+                self._keep_receipt("void" if after.status == VOIDED else "payment",
+                                   message.ref, "", message)
         elif isinstance(message, Reply):
             self._apply_reply(message, sent)
         elif isinstance(message, BatchResult):
             self._apply_batch(message, sent)
+        elif isinstance(message, RefundResult):
+            self._apply_refund_result(message)
 
     def _apply_view(self, ref: str, view: TerminalView, source: str) -> Payment | None:
         known = self.journal.get(ref)
@@ -701,6 +975,8 @@ class PaymentService:
                 self.journal.close_op(sent.op_id, OpState.REFUSED,
                                       f"the terminal refused: {reply.reason}")
                 self._wake.set()
+        elif sent.kind == "refund":
+            self._apply_refund_reply(reply, sent)
         elif sent.kind == "void":
             assert sent.op_id is not None
             if reply.accepted or payments.on_void_refused(reply.reason) == VOIDED:
@@ -709,6 +985,7 @@ class PaymentService:
                 with self.journal.atomic():
                     self._move(ref, VOIDED, detail, response_code="VD")
                     self.journal.close_op(sent.op_id, OpState.DONE, detail)
+                    self._keep_receipt("void", ref, "", reply)
             else:
                 self.journal.close_op(sent.op_id, OpState.REFUSED,
                                       f"the terminal refused: {reply.reason}")
@@ -743,12 +1020,21 @@ class PaymentService:
         log.info("batch %d: %d payment(s), total %s", result.batch_number, result.count,
                  format_minor(result.total))
 
+    def _keep_receipt(self, kind: str, ref: str, refund_ref: str,
+                      message: Reply | QueryResult | RefundResult | PaymentResult) -> None:
+        """Journal the receipt a terminal message carries, if any (a terminal of the first
+        version 2 sends none)."""
+        if not (message.receipt or message.merchant_copy or message.customer_copy):
+            return
+        self.journal.save_receipt(kind, ref, refund_ref, receipt_fields(message.receipt),
+                                  list(message.merchant_copy), list(message.customer_copy))
+
     def _close_ops_of(self, payment: Payment) -> None:
         """A cancel or void still open is closed by its payment's final state."""
         if payment.active:
             return
         for op in self.journal.open_ops():
-            if op.ref != payment.ref or op.kind == OpKind.BATCH:
+            if op.ref != payment.ref or op.kind in (OpKind.BATCH, OpKind.REFUND):
                 continue
             outcome = (payments.cancel_outcome if op.kind == OpKind.CANCEL
                        else payments.void_outcome)(Status(payment.status))
@@ -934,6 +1220,30 @@ class PaymentService:
                 except (LinkLost, AnswerTimeout) as exc:
                     log.info("recovery: could not ask about batch %s yet: %s", batch_id, exc)
                     return
+            elif op.kind == OpKind.REFUND:
+                if (self.terminal.terminal.version if self.terminal.terminal else 0) < 2:
+                    continue  # refund_query is version 2 (and a v1 terminal took no refund)
+                refund = self.journal.refund_of_op(op.id)
+                if refund is None or (held is not None and held.command == "refund"
+                                      and held.refund_ref == refund.refund_ref):
+                    continue
+                if refund.terminal and refund.terminal != serial:
+                    # Another terminal's "no such refund" would read as "never made" and
+                    # invite a second refund: only the terminal it was sent to is asked.
+                    log.warning("recovery: refund %s was sent to terminal %s, not to the one "
+                                "connected (%s); it is asked for when that terminal is back",
+                                _printable(refund.refund_ref), refund.terminal, serial or "?")
+                    continue
+                try:
+                    await self._request(
+                        _Sent("refund_query", refund.ref, op.id),
+                        functools.partial(RefundQuery, ref=refund.ref,
+                                          refund_ref=refund.refund_ref),
+                        self.config.query_timeout)
+                except (LinkLost, AnswerTimeout) as exc:
+                    log.info("recovery: could not ask about refund %s yet: %s",
+                             _printable(refund.refund_ref), exc)
+                    return
             else:
                 found = self.journal.get(op.ref)
                 if found is not None:
@@ -1045,6 +1355,12 @@ class PaymentService:
                 f"payment {ref!r} is {public_status(payment)}, not approved; only an "
                 "approved payment can be voided"
             )
+        counted = [r for r in self.journal.refunds(ref) if r.status in payments.REFUND_COUNTED]
+        if counted:
+            listed = ", ".join(f"{r.refund_ref!r} of {r.amount}, {r.status}" for r in counted)
+            raise errors.AlreadyRefunded(
+                f"payment {ref!r} has refunds ({listed}); a void would pay it back twice. "
+                "Refund what remains instead", retrieval_reference_number=ref)
 
     def _busy(self) -> errors.TerminalBusy:
         """Another command holds the terminal (refused before this one started)."""

@@ -31,7 +31,14 @@ from .protocol import (
     MessageReceived,
     Role,
 )
-from .protocol.messages import BatchResult, PaymentResult, Progress, QueryResult, Reply
+from .protocol.messages import (
+    BatchResult,
+    PaymentResult,
+    Progress,
+    QueryResult,
+    RefundResult,
+    Reply,
+)
 from .session import LinkRunner
 from .transports import Connector, TransportError
 
@@ -283,7 +290,8 @@ class TerminalClient:
                 except Exception:
                     log.exception("link: handling Progress failed")
                 return
-            if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult):
+            if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult
+                              | RefundResult):
                 log.warning("link: unexpected message from the terminal: %s", message)
                 return
             try:

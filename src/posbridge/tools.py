@@ -1,5 +1,6 @@
 """The command-line tools beside `serve`: API commands through posbridge.client (pay, query,
-cancel, void, batch) and read-only journal tools (list, show, export).
+cancel, void, batch), read-only journal tools (list, show, export), and ``journal
+resolve``, which settles by hand a payment the terminal cannot answer for.
 
 Exit status of the API commands, for scripts:
 
@@ -81,7 +82,85 @@ def add_journal_command(sub: Any, default_journal: str) -> None:
     export = what.add_parser("export", help="every payment as CSV, oldest first")
     export.add_argument("--csv", action="store_true", required=True,
                         help="CSV on standard output (the only format)")
+    resolve = what.add_parser(
+        "resolve", help="settle by hand a payment the terminal can never answer for",
+        description="Settle as paid or not paid a payment whose outcome the terminal can "
+        "never tell (the terminal was replaced, or lost its records). Goes through the "
+        "running bridge, which asks the terminal first and refuses while the terminal "
+        "still answers for the payment. Recorded in the journal's history with your user "
+        "name and the reason.")
+    resolve.add_argument("ref")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--paid", action="store_true", help="the customer paid")
+    outcome.add_argument("--not-paid", action="store_true", help="the customer did not pay")
+    resolve.add_argument("--reason", required=True,
+                         help="why (one line, kept in the journal's history)")
+    resolve.add_argument("--url", default=os.environ.get("POSBRIDGE_URL",
+                                                         "http://localhost:8080"),
+                         help="the running bridge (default http://localhost:8080)")
+    resolve.add_argument("--token-file", metavar="PATH",
+                         help="the access token, if the bridge needs one (or POSBRIDGE_TOKEN)")
+    resolve.add_argument("--without-terminal", action="store_true",
+                         help="only when no bridge is running and no terminal will ever "
+                         "answer for the payment: settle it in the journal directly, "
+                         "without asking a terminal (recorded as such)")
     journal.set_defaults(func=_journal)
+
+
+def add_receipt_command(sub: Any, default_journal: str) -> None:
+    receipt = sub.add_parser(
+        "receipt", help="print a payment's receipts (its own, its void's, its refunds')",
+        description="Print the terminal's receipts of a payment from the journal (read-only, "
+        "safe while posbridge serve runs): the customer's copy, or the merchant's.")
+    receipt.add_argument("ref")
+    receipt.add_argument("--journal", metavar="PATH", default=default_journal,
+                         help=f"the journal file (default {default_journal})")
+    receipt.add_argument("--merchant", action="store_true", help="the merchant's copy")
+    receipt.add_argument("--refund", metavar="REFUND_REFERENCE",
+                         help="only the receipt of this refund")
+    receipt.add_argument("--json", action="store_true",
+                         help="every receipt as JSON, with its structured fields")
+    receipt.set_defaults(func=_receipts)
+
+
+def _receipts(args: argparse.Namespace) -> int:
+    from .journal import Journal, JournalError
+
+    try:
+        journal = Journal(args.journal, readonly=True)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        if journal.get(args.ref) is None:
+            print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
+            return EXIT_ERROR
+        receipts = [r for r in journal.receipts(args.ref)
+                    if args.refund is None or (r.kind, r.refund_ref) == ("refund", args.refund)]
+    except (sqlite3.DatabaseError, JournalError) as exc:
+        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        journal.close()
+    if not receipts:
+        print(f"posbridge: no receipt for {args.ref!r} in the journal (the payment is not "
+              "final, or the terminal gave none)", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps([{**r.fields, "kind": r.kind, "retrieval_reference_number": r.ref,
+                           "refund_reference": r.refund_ref,
+                           "merchant_copy": r.merchant_copy,
+                           "customer_copy": r.customer_copy} for r in receipts],
+                         indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for i, r in enumerate(receipts):
+        if i:
+            print()
+        # Lines from the terminal: printed as text, never as terminal control sequences.
+        for line in r.merchant_copy if args.merchant else r.customer_copy:
+            print(line if line.isprintable() else line.encode("unicode_escape").decode())
+    return EXIT_OK
 
 
 # -- API commands ----------------------------------------------------------------------
@@ -263,10 +342,97 @@ def write_events_csv(out: TextIO, events: Iterable[JournalEvent]) -> None:
     writer.writerow(EVENT_COLUMNS)
     for e in events:
         writer.writerow([_cell(getattr(e, c)) for c in EVENT_COLUMNS])
+def _resolve(args: argparse.Namespace) -> int:
+    """Through the running bridge (the journal's only writer: it holds the lock and keeps
+    payments in memory, so no other process may write under it); the journal itself only
+    when no bridge holds it, and then only with --without-terminal, since nobody can ask
+    the terminal."""
+    import getpass
+
+    import httpx
+
+    from .client import ApiError, Client
+
+    by, reason = getpass.getuser(), args.reason
+    try:
+        with Client(args.url, token=_token(args)) as bridge:
+            answer = bridge.resolve_payment(args.ref, paid=args.paid, reason=reason, by=by)
+        print(f"{args.ref}: {answer['status']} (transaction_status "
+              f"{answer['transaction_status']}), settled by hand by {by}")
+        return EXIT_OK
+    except ApiError as exc:
+        print(f"posbridge: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except httpx.TransportError as exc:
+        unreachable = str(exc)
+    except OSError as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return _resolve_offline(args, by, unreachable)
+
+
+def _resolve_offline(args: argparse.Namespace, by: str, unreachable: str) -> int:
+    from . import payments
+    from .journal import Journal, JournalError, JournalInUse
+    from .payments import OpKind, OpState
+
+    try:
+        journal = Journal(args.journal)  # takes the lock: refused while a bridge owns it
+    except JournalInUse as exc:
+        print(f"posbridge: cannot reach the bridge at {args.url} ({unreachable}), yet {exc}. "
+              "Give the bridge's address with --url", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, RuntimeError) as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        if not args.without_terminal:
+            print(f"posbridge: no bridge is running (nothing answers at {args.url}). A "
+                  "payment is settled by hand only after the terminal was asked about it: "
+                  "start 'posbridge serve' with the terminal (or its replacement) connected "
+                  "and run this again. If no terminal can ever answer for it, add "
+                  "--without-terminal", file=sys.stderr)
+            return EXIT_ERROR
+        payments.check_reason(args.reason)
+        payment = journal.get(args.ref)
+        if payment is None:
+            print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
+            return EXIT_ERROR
+        voids = [op for op in journal.open_ops(OpKind.VOID) if op.ref == args.ref]
+        status = payments.resolved_status(payments.Status(payment.status), bool(voids),
+                                          args.paid)
+        if status is None:
+            print(f"posbridge: payment {args.ref!r} is {payment.status}: its outcome is "
+                  "known, there is nothing to settle by hand", file=sys.stderr)
+            return EXIT_ERROR
+        outcome = "paid" if args.paid else "not paid"
+        detail = (f"settled by hand by {by} as {outcome} without asking a terminal (no bridge "
+                  f"was running; --without-terminal): {args.reason}")
+        with journal.atomic():
+            resolved = journal.resolve(args.ref, status, by, detail)
+            for op in journal.open_ops():
+                if op.ref == args.ref and op.kind in (OpKind.VOID, OpKind.CANCEL):
+                    done = (resolved.status == payments.VOIDED if op.kind == OpKind.VOID
+                            else resolved.status == payments.CANCELLED)
+                    journal.close_op(op.id, OpState.DONE if done else OpState.NOT_DONE,
+                                     f"the payment was settled by hand as {outcome}")
+        print(f"{args.ref}: {resolved.status}, settled by hand by {by} without a terminal")
+        return EXIT_OK
+    except payments.InvalidInput as exc:
+        print(f"posbridge: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except JournalError as exc:
+        print(f"posbridge: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        journal.close()
 
 
 def _journal(args: argparse.Namespace) -> int:
     from .journal import Journal, JournalError
+
+    if args.journal_command == "resolve":
+        return _resolve(args)
 
     try:
         journal = Journal(args.journal, readonly=True)
@@ -290,10 +456,19 @@ def _journal(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             for column in COLUMNS:
                 print(f"{column:15} {getattr(payment, column)}")
+            if payment.resolved_by:
+                print(f"{'settled by hand':15} by {payment.resolved_by} (see the history)")
+            refunds = journal.refunds(args.ref)
+            if refunds:
+                print("refunds:")
+                for refund in refunds:
+                    print(f"  {refund.created_at[:23]}  {refund.refund_ref:24} "
+                          f"{refund.amount:>10}  {refund.status:9}  {refund.transaction_id}")
             print("history:")
             for event in journal.events(args.ref):
+                kind = "" if event.kind == "payment" else f"[{event.kind}] "
                 print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
-                      f"{event.detail}")
+                      f"{kind}{event.detail}")
         else:
             write_payments_csv(sys.stdout, reversed(journal.recent(-1)))
     except (sqlite3.DatabaseError, JournalError) as exc:

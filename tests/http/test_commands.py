@@ -1,4 +1,4 @@
-"""One table of the five commands (http/commands.py) feeds the routes, the OpenAPI
+"""One table of the commands (http/commands.py: the reference's five and RefundPayment) feeds the routes, the OpenAPI
 document, the 404 message and the Python client, through a real server."""
 
 from __future__ import annotations
@@ -10,17 +10,20 @@ from posbridge import client
 from posbridge.http import commands, openapi
 from rig import bridge, create_body, run
 
-PATHS = ["/CreatePayment", "/CancelPayment", "/QueryPayment", "/VoidPayment", "/SubmitBatch"]
+PATHS = ["/CreatePayment", "/CancelPayment", "/QueryPayment", "/VoidPayment", "/SubmitBatch",
+         "/RefundPayment"]
 
 
-def test_the_table_is_the_references_five_commands() -> None:
+def test_the_table_is_the_references_five_commands_and_refunds() -> None:
     assert [c.path for c in commands.COMMANDS] == PATHS
     assert [c.method for c in commands.COMMANDS] == [
-        "create_payment", "cancel_payment", "query_payment", "void_payment", "submit_batch"]
+        "create_payment", "cancel_payment", "query_payment", "void_payment", "submit_batch",
+        "refund_payment"]
     assert list(openapi.build_spec()["paths"]) == PATHS
     assert {c.method: c.path for c in commands.COMMANDS} == client._PATH
     assert commands.endpoints_sentence() == (
-        "POST /CreatePayment, /CancelPayment, /QueryPayment, /VoidPayment and /SubmitBatch")
+        "POST /CreatePayment, /CancelPayment, /QueryPayment, /VoidPayment, /SubmitBatch and "
+        "/RefundPayment")
 
 
 def test_the_served_routes_404_message_and_client_follow_the_table(journal_path: Path) -> None:
@@ -39,6 +42,10 @@ def test_the_served_routes_404_message_and_client_follow_the_table(journal_path:
                 await b.wait_status("tbl-2", "approved")
                 answers["VoidPayment"] = await pos.void_payment("tbl-2")
                 answers["SubmitBatch"] = await pos.submit_batch()
+                await b.post("/CreatePayment", create_body("tbl-3"))
+                await b.wait_status("tbl-3", "approved")
+                answers["RefundPayment"] = await pos.refund_payment("tbl-3", "tbl-credit-1",
+                                                                    "0.50")
             for command in commands.COMMANDS:
                 assert answers[command.name]["message"] == command.message, command.name
                 command.response.model_validate(answers[command.name])

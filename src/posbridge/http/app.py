@@ -1,4 +1,5 @@
-"""The Starlette application: five POST routes from the command table, a health route.
+"""The Starlette application: the reference's five POST routes and posbridge's
+RefundPayment, all from the command table; the health, metrics and admin routes.
 
 Each route reads the body with a size cap and a deadline (``body.py``), validates it with
 its pydantic model, calls the PaymentService, and writes JSON. Every failure is a
@@ -9,6 +10,7 @@ table is ``posbridge.errors``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors, methods
-from ..journal import Payment
+from ..journal import Payment, Receipt
 from ..logs import escape
 from ..metrics import CONTENT_TYPE, BridgeMetrics
 from ..protocol.messages import Progress
@@ -107,9 +109,19 @@ def create_app(
         if hit is None or hit[0] is not payment or hit[1] is not progress:
             if len(answers) >= 1024:
                 answers.clear()
-            encoded = ENCODER.encode(models.query_payment_response(payment, progress)).encode()
+            # Every journal write (a refund's too) makes a new Payment object: a refund's
+            # change is a new answer.
+            encoded = ENCODER.encode(models.query_payment_response(
+                payment, progress, service.journal.refunds(payment.ref), _receipt(payment))
+            ).encode()
             hit = answers[id(payment)] = (payment, progress, encoded)
         return hit[2]
+
+    def _receipt(payment: Payment) -> Receipt | None:
+        if payment.active:
+            return None
+        return service.journal.receipt("void" if payment.status == "voided" else "payment",
+                                       payment.ref)
 
     async def void(body: models.VoidPaymentRequest) -> dict[str, Any]:
         return models.void_payment_response(
@@ -118,6 +130,30 @@ def create_app(
 
     async def batch(body: models.SubmitBatchRequest) -> dict[str, Any]:
         return models.submit_batch_response(await service.submit_batch())
+
+    async def refund(body: models.RefundPaymentRequest) -> dict[str, Any]:
+        return models.refund_payment_response(await service.refund_payment(
+            body.retrieval_reference_number, body.refund_reference, body.amount))
+
+    async def resolve(request: Request) -> Response:
+        # Settling a payment by hand is for a person at this PC (posbridge journal resolve):
+        # refused from any other machine even when the listener serves the network.
+        client = request.client
+        if client is None or not _is_loopback(client.host):
+            raise errors.ForbiddenHost("settling a payment by hand is allowed from this PC "
+                                       "only (posbridge journal resolve)")
+        _check_version(request)
+        body = models.parse_body(
+            models.ResolvePaymentRequest,
+            await reader.read(request.receive, request.headers.get("content-length")))
+        payment = await service.resolve_payment(
+            body.retrieval_reference_number, paid=body.outcome == "paid", reason=body.reason,
+            by=body.by)
+        answer = models.query_payment_response(payment, None,
+                                               service.journal.refunds(payment.ref),
+                                               _receipt(payment))
+        answer["message"] = "Resolve payment command processed"
+        return json_response(answer)
 
     async def health(request: Request) -> Response:
         return json_response(health_body(service))
@@ -133,13 +169,14 @@ def create_app(
 
     handlers: dict[str, Callable[[Any], Awaitable[dict[str, Any] | bytes]]] = {
         "CreatePayment": create, "CancelPayment": cancel, "QueryPayment": query,
-        "VoidPayment": void, "SubmitBatch": batch,
+        "VoidPayment": void, "SubmitBatch": batch, "RefundPayment": refund,
     }
     # QueryPayment first: it is what a POS polls, and routes are tried in order.
     ordered = sorted(COMMANDS, key=lambda c: c.name != "QueryPayment")
     routes = [
         *(Route(c.path, command(c.request, handlers[c.name]), methods=["POST"])
           for c in ordered),
+        Route("/admin/ResolvePayment", resolve, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -194,6 +231,13 @@ def health_body(service: PaymentService) -> dict[str, Any]:
         "journal": str(service.journal.path),
         "journal_error": service.journal_problem(),
     }
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _iso(t: float) -> str:

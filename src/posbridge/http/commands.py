@@ -1,4 +1,5 @@
-"""The five commands of the PC POS USB API, in one table.
+"""The commands of the API, in one table: the reference's five and posbridge's
+RefundPayment.
 
 Each row is a command's path, its request and response models, the errors it can answer
 besides the common ones, its reference message and the reference's example bodies. The
@@ -100,7 +101,18 @@ COMMANDS: tuple[Command, ...] = (
                 "retrieval_reference_number": "invoice-123456789",
                 "condition_code": "82", "transaction_id": "100100090250128303091105",
                 "transaction_status": "00", "status": "approved", "amount": "1.00",
-                "batch_number": None, "recovered_from_terminal": False},
+                "batch_number": None, "recovered_from_terminal": False,
+                "refunded": "0.40", "refunds": [{"refund_reference": "credit-note-881",
+                                                 "amount": "0.40", "status": "approved"}],
+                "receipt": {"kind": "payment", "method": "PayNow",
+                            "account": "wallet ****6789",
+                            "transaction_id": "100100090250128303091105",
+                            "terminal_id": "SIM-000001", "merchant_id": "SIM-MERCHANT-0001",
+                            "time": "2026-12-01T22:30:21Z", "amount": "1.00",
+                            "status": "approved",
+                            "merchant_copy": ["MERCHANT COPY", "SALE APPROVED"],
+                            "customer_copy": ["CUSTOMER COPY", "SALE APPROVED"]},
+                "resolved_by_hand": False},
     ),
     Command(
         name="VoidPayment",
@@ -109,7 +121,7 @@ COMMANDS: tuple[Command, ...] = (
         request=models.VoidPaymentRequest,
         response=models.VoidPaymentResponse,
         errors=(errors.PaymentNotFound, errors.PaymentNotApproved, errors.AlreadyVoided,
-                errors.AlreadySettled, *TERMINAL),
+                errors.AlreadySettled, errors.AlreadyRefunded, *TERMINAL),
         example={"retrieval_reference_number": "invoice-123456789"},
         answer={"success": True, "message": "Void payment command processed",
                 "retrieval_reference_number": "invoice-123456789", "status": "voided"},
@@ -125,6 +137,27 @@ COMMANDS: tuple[Command, ...] = (
         answer={"success": True, "message": "Submit batch command processed",
                 "batch_number": 1, "count": 12, "total": "231.40",
                 "batch_id": "3f9c2a7e51d04b88", "replayed": False},
+    ),
+    Command(
+        name="RefundPayment",
+        summary="Refund payment",
+        description="posbridge's extension beside the reference's five: refund all or "
+        "part of an approved payment, settled or not. Several refunds of one payment may add "
+        "up to its amount. Journaled before it is sent; the same refund_reference again "
+        "answers with what the first one got. A lost answer is a 504 with status unknown: "
+        "posbridge asks the terminal, and QueryPayment's refunds show the outcome.",
+        request=models.RefundPaymentRequest,
+        response=models.RefundPaymentResponse,
+        errors=(errors.InvalidAmount, errors.PaymentNotFound, errors.PaymentNotApproved,
+                errors.AlreadyVoided, errors.ReferenceConflict,
+                errors.RefundExceedsPayment, *TERMINAL),
+        example={"retrieval_reference_number": "invoice-123456789",
+                 "refund_reference": "credit-note-881", "amount": "0.40"},
+        answer={"success": True, "message": "Refund payment command processed",
+                "retrieval_reference_number": "invoice-123456789",
+                "refund_reference": "credit-note-881", "amount": "0.40",
+                "status": "approved", "refunded": "0.40", "remaining": "0.60",
+                "replayed": False},
     ),
 )
 

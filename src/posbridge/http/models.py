@@ -10,14 +10,23 @@ from __future__ import annotations
 import functools
 import json
 import typing
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import errors, payments
-from ..journal import Payment
-from ..protocol.messages import Progress
-from ..service import BatchSummary, format_minor, public_status, shown, transaction_status
+from ..journal import Payment, Receipt, RefundRecord
+from ..protocol.messages import RECEIPT_FIELDS, Progress
+from ..service import (
+    BatchSummary,
+    RefundOutcome,
+    format_minor,
+    public_status,
+    refunded_minor,
+    shown,
+    transaction_status,
+)
 
 
 class _Body(BaseModel):
@@ -61,6 +70,28 @@ class VoidPaymentRequest(_Body):
 
 class SubmitBatchRequest(_Body):
     pass
+
+
+class RefundPaymentRequest(_Body):
+    retrieval_reference_number: str = Field(
+        description="The approved payment to refund (settled in a batch or not).",
+        json_schema_extra={"minLength": 1, "maxLength": 64,
+                           "pattern": payments.REFERENCE_PATTERN},
+    )
+    refund_reference: str = Field(
+        description="Identifies the refund: the POS's own reference for it (a credit note "
+        "number). 1 to 64 printable ASCII characters, unique across all refunds. Sending the "
+        "same refund again answers with what the first one got; the same refund_reference "
+        "with another payment or amount is refused (409 REFERENCE_CONFLICT).",
+        json_schema_extra={"minLength": 1, "maxLength": 64,
+                           "pattern": payments.REFERENCE_PATTERN},
+    )
+    amount: str = Field(
+        description="How much to refund, as a decimal string with at most two decimal "
+        "places: all of the payment or part of it. Several refunds of one payment may add "
+        "up to its amount, no more (409 REFUND_EXCEEDS_PAYMENT says what remains).",
+        json_schema_extra={"pattern": payments.AMOUNT_PATTERN},
+    )
 
 
 # The response bodies, for the OpenAPI document and the clients generated from it. The
@@ -113,6 +144,58 @@ class QueryPaymentResponse(_Answer):
         default=None, description="with stage qr_shown: the text of the QR code the "
         "customer scans (for PayNow an EMVCo/SGQR payload ending in a CRC-16), for the POS "
         "to show on a customer display. Absent once the payment is final")
+    refunded: str = Field(description='the total refunded (approved refunds), "0.00" when '
+                          "none")
+    refunds: list[RefundEntry] = Field(description="the payment's refunds, oldest first")
+    receipt: ReceiptBody | None = Field(
+        description="the terminal's receipt once the payment is final (a voided payment: "
+        "the void's); null while it is not final or the terminal gave none")
+    resolved_by_hand: bool = Field(
+        description="true when a person settled this payment as paid or not paid because "
+        "the terminal could not answer for it (posbridge journal resolve); who and why are "
+        "in the journal's history")
+
+
+class ResolvePaymentRequest(_Body):
+    """``POST /admin/ResolvePayment`` (loopback only, for ``posbridge journal resolve``)."""
+
+    retrieval_reference_number: str = _REF
+    outcome: Literal["paid", "not_paid"]
+    reason: str
+    by: str
+
+
+RefundStatusName = Literal["unknown", "approved", "refused", "failed"]
+assert set(typing.get_args(RefundStatusName)) == {str(s) for s in payments.RefundStatus}
+
+
+class RefundEntry(BaseModel):
+    refund_reference: str
+    amount: str
+    status: RefundStatusName = Field(
+        description="approved: refunded; unknown: its answer was lost and posbridge is "
+        "asking the terminal; refused: the terminal said no, nothing was refunded; failed: "
+        "it never reached the terminal, nothing was refunded")
+
+
+class ReceiptBody(BaseModel):
+    """The terminal's receipt: the fields a POS prints itself, and the terminal's own
+    printable lines for each copy. A field the terminal did not give is ""."""
+
+    kind: Literal["payment", "void", "refund"]
+    method: str = Field(description="the payment method, e.g. PayNow")
+    account: str = Field(description="the masked account or wallet")
+    transaction_id: str = Field(description="the terminal's transaction id")
+    terminal_id: str
+    merchant_id: str
+    time: str = Field(description="when the terminal made the receipt (its clock)")
+    amount: str
+    status: str
+    merchant_copy: list[str] = Field(description="printable lines, the merchant's copy")
+    customer_copy: list[str] = Field(description="printable lines, the customer's copy")
+
+
+assert set(ReceiptBody.model_fields) >= set(RECEIPT_FIELDS)
 
 
 class VoidPaymentResponse(_Answer):
@@ -128,6 +211,18 @@ class SubmitBatchResponse(_Answer):
                           "was sent to the terminal")
     replayed: bool = Field(description="true when this answers a SubmitBatch whose answer "
                            "was lost: the batch it settled, not a new one")
+
+
+class RefundPaymentResponse(_Answer):
+    retrieval_reference_number: str
+    refund_reference: str
+    amount: str
+    status: RefundStatusName
+    refunded: str = Field(description="the payment's total refunded, this refund included "
+                          "when approved")
+    remaining: str = Field(description="what may still be refunded of the payment")
+    replayed: bool = Field(description="true when this answers a repeat of an earlier "
+                           "RefundPayment with the same refund_reference and values")
 
 
 class ErrorResponse(BaseModel):
@@ -249,8 +344,20 @@ def cancel_payment_response(payment: Payment) -> dict[str, Any]:
     }
 
 
-def query_payment_response(payment: Payment, progress: Progress | None = None
-                           ) -> dict[str, Any]:
+def refund_entries(refunds: Sequence[RefundRecord]) -> list[dict[str, str]]:
+    return [{"refund_reference": r.refund_ref, "amount": r.amount, "status": r.status}
+            for r in refunds]
+
+
+def receipt_body(receipt: Receipt) -> dict[str, Any]:
+    return {"kind": receipt.kind,
+            **{name: str(receipt.fields.get(name, "")) for name in RECEIPT_FIELDS},
+            "merchant_copy": receipt.merchant_copy, "customer_copy": receipt.customer_copy}
+
+
+def query_payment_response(payment: Payment, progress: Progress | None = None,
+                           refunds: Sequence[RefundRecord] = (),
+                           receipt: Receipt | None = None) -> dict[str, Any]:
     body = {
         "success": True,
         "message": "Query payment command processed",
@@ -262,6 +369,10 @@ def query_payment_response(payment: Payment, progress: Progress | None = None
         "amount": payment.amount,
         "batch_number": payment.batch_number,
         "recovered_from_terminal": payment.origin == "terminal",
+        "refunded": format_minor(refunded_minor(refunds)),
+        "refunds": refund_entries(refunds),
+        "receipt": receipt_body(receipt) if receipt is not None else None,
+        "resolved_by_hand": bool(payment.resolved_by),
     }
     if progress is not None:  # only while pending: what the terminal shows the customer
         body["stage"] = progress.stage
@@ -287,4 +398,20 @@ def submit_batch_response(batch: BatchSummary) -> dict[str, Any]:
         "total": format_minor(batch.total_minor),
         "batch_id": batch.batch_id,
         "replayed": batch.replayed,
+    }
+
+
+def refund_payment_response(outcome: RefundOutcome) -> dict[str, Any]:
+    counted = sum(r.amount_minor for r in outcome.refunds
+                  if r.status in payments.REFUND_COUNTED)
+    return {
+        "success": True,
+        "message": "Refund payment command processed",
+        "retrieval_reference_number": outcome.payment.ref,
+        "refund_reference": outcome.refund.refund_ref,
+        "amount": outcome.refund.amount,
+        "status": outcome.refund.status,
+        "refunded": format_minor(outcome.refunded_minor),
+        "remaining": format_minor(payments.refund_room(outcome.payment.amount_minor, counted)),
+        "replayed": outcome.replayed,
     }

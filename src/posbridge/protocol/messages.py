@@ -29,8 +29,8 @@ from .errors import RemoteProtocolError
 
 #: Version 2 adds the batch's id chosen by the host (``batch.batch_id``), ``batch_query``
 #: and ``batch_result.found``, so that a batch whose answer was lost can be asked for;
-#: ``progress`` (what a pending payment shows: the QR code); and the payment methods' names
-#: in the hello.
+#: ``progress`` (what a pending payment shows: the QR code); the payment methods' names
+#: in the hello; refunds (``refund``, ``refund_query``, ``refund_result``); receipts.
 PROTOCOL_VERSION = 2
 #: The oldest version this implementation still speaks; the hello negotiates down to it.
 MIN_PROTOCOL_VERSION = 1
@@ -136,6 +136,31 @@ class BatchQuery(Message):
     batch_id: str
 
 
+@dataclass(frozen=True)
+class Refund(Message):
+    """Refund ``amount`` (minor units) of the approved payment ``ref``, settled or not.
+    ``refund_ref`` is chosen by the POS and journaled before sending: a terminal that
+    already made the refund ``refund_ref`` of the same payment and amount answers accepted
+    again instead of refunding twice. Answered with a ``Reply``."""
+
+    KIND: ClassVar[str] = "refund"
+    rid: int
+    ref: str
+    refund_ref: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class RefundQuery(Message):
+    """What became of the refund ``refund_ref`` of payment ``ref``? Answered with a
+    ``RefundResult``."""
+
+    KIND: ClassVar[str] = "refund_query"
+    rid: int
+    ref: str
+    refund_ref: str
+
+
 # -- application: terminal -> PC -------------------------------------------------------
 
 
@@ -152,6 +177,10 @@ class Reply(Message):
     accepted: bool
     reason: str = ""
     detail: str = ""
+    # (v2) an accepted void or refund: its receipt, as in QueryResult.
+    receipt: tuple[str, ...] = field(default=())
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
 
 
 REFUSAL_REASONS = (
@@ -164,6 +193,9 @@ REFUSAL_REASONS = (
     "already_voided",
     "already_settled",
     "customer_unavailable",  # sale: the simulator's scenario has run out (detail says so)
+    "already_refunded",  # void: the payment has refunds; refund the rest instead
+    "exceeds_payment",  # refund: more than remains of the payment
+    "refund_declined",  # refund: the acquirer declined it
 )
 
 
@@ -179,6 +211,11 @@ class QueryResult(Message):
     amount: int = 0
     condition_code: str = ""
     batch_number: int = 0  # the batch that settled it; 0 while unsettled
+    # (v2) the receipt of the payment's final state (a voided payment: the void's), as
+    # "key=value" strings (RECEIPT_FIELDS), and the printable lines of each copy.
+    receipt: tuple[str, ...] = field(default=())
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -194,6 +231,24 @@ class BatchResult(Message):
 
 
 @dataclass(frozen=True)
+class RefundResult(Message):
+    """The terminal's record of the refund ``refund_ref``: ``found`` false when it never
+    received it. ``status`` is ``approved`` (refunded) or ``declined``."""
+
+    KIND: ClassVar[str] = "refund_result"
+    rid: int
+    ref: str
+    refund_ref: str
+    found: bool
+    amount: int = 0
+    status: str = ""
+    transaction_id: str = ""
+    receipt: tuple[str, ...] = field(default=())  # (v2) the refund's receipt
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
 class PaymentResult(Message):
     """The terminal's report that a payment reached a final state."""
 
@@ -202,6 +257,25 @@ class PaymentResult(Message):
     status: str
     response_code: str
     transaction_id: str = ""
+    receipt: tuple[str, ...] = field(default=())  # (v2) its receipt, as in QueryResult
+    merchant_copy: tuple[str, ...] = field(default=())
+    customer_copy: tuple[str, ...] = field(default=())
+
+
+#: The structured fields of a receipt, each sent as "key=value" (a value may hold "=").
+RECEIPT_FIELDS = ("method", "account", "transaction_id", "terminal_id", "merchant_id",
+                  "time", "amount", "status")
+
+
+def receipt_fields(pairs: tuple[str, ...]) -> dict[str, str]:
+    """The ``key=value`` strings of a receipt as a dict (keys this version does not know
+    are kept; an entry without ``=`` is dropped)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if sep and key:
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -232,7 +306,8 @@ _KINDS: dict[str, type[Message]] = {
     cls.KIND: cls
     for cls in (
         Hello, Ack, Heartbeat, Data, Sale, Cancel, Query, Void, Batch, BatchQuery,
-        Reply, QueryResult, BatchResult, PaymentResult, Progress,
+        Refund, RefundQuery, Reply, QueryResult, BatchResult, RefundResult, PaymentResult,
+        Progress,
     )
 }
 _HINTS: dict[type[Message], dict[str, Any]] = {}

@@ -11,6 +11,11 @@ The customer's part is chosen by the amount's cents (the convention of card-test
 
 Who decides is the model's ``customer`` (``simulator/customer.py``): this cents table by
 default, a scenario file (``scenario.py``) or the clickable window (``window.py``).
+A refund's part is chosen by the refund amount's cents:
+
+    .44              the refund is declined (``refund_declined``); nothing is refunded
+    .47              refunded, but the terminal's answer to the PC is lost
+    anything else    refunded at once
 
 The model keeps its own record of every payment, as a real terminal does, in a JSON file
 when given ``state_path`` (written atomically on every change), so the record survives a
@@ -27,8 +32,9 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import methods
 from ..protocol.messages import (
@@ -40,6 +46,9 @@ from ..protocol.messages import (
     PaymentResult,
     Query,
     QueryResult,
+    Refund,
+    RefundQuery,
+    RefundResult,
     Reply,
     Sale,
     Void,
@@ -50,6 +59,23 @@ from .qr import progress_for
 log = logging.getLogger("posbridge.simulator")
 
 DEFAULT_CONDITION_CODES = methods.DEFAULT_CODES
+REFUND_DECLINE_CENTS = 44
+REFUND_LOST_CENTS = 47
+MERCHANT_ID = "SIM-MERCHANT-0001"
+
+
+def receipt_copies(pairs: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The printable merchant and customer copies of a receipt, from its fields."""
+    f = dict(p.partition("=")[::2] for p in pairs)
+    body = (f"{f.get('kind', '').upper()} {f.get('status', '').upper()}",
+            f"AMOUNT     SGD {f.get('amount', '')}",
+            f"METHOD     {f.get('method', '')} {f.get('account', '')}".rstrip(),
+            f"TXN        {f.get('transaction_id', '')}",
+            f"TID {f.get('terminal_id', '')}  MID {f.get('merchant_id', '')}",
+            f.get("time", ""))
+    head = ("POSBRIDGE SIMULATOR - NO REAL MONEY",)
+    return ((*head, "MERCHANT COPY", *body, "SIGNATURE NOT REQUIRED"),
+            (*head, "CUSTOMER COPY", *body, "THANK YOU"))
 
 
 @dataclass
@@ -62,6 +88,18 @@ class SimPayment:
     transaction_id: str = ""
     batch_number: int = 0
     started_at: float = 0.0
+    receipt: list[str] = field(default_factory=list)  # "key=value", once final
+    void_receipt: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SimRefund:
+    refund_ref: str
+    ref: str
+    amount: int
+    status: str = "approved"
+    transaction_id: str = ""
+    receipt: list[str] = field(default_factory=list)
 
 
 class TerminalModel:
@@ -90,7 +128,11 @@ class TerminalModel:
         #: Every batch settled, by the id the PC gave it: a batch sent again is answered
         #: with the same result, never settled twice.
         self.batches: dict[str, dict[str, object]] = {}
+        #: Every refund made, by its refund reference (declined refunds leave nothing).
+        self.refunds: dict[str, SimRefund] = {}
         self._customers: dict[str, asyncio.Task[None]] = {}
+        #: Printed on receipts (the server sets it to the terminal's serial).
+        self.terminal_id = "SIM-000001"
         #: Sends a message to the PC if the link is up (set by the server).
         self.emit: Callable[[Message], None] = lambda message: None
         #: Drops the link to the PC (set by the server; the .98 scenario uses it).
@@ -105,6 +147,9 @@ class TerminalModel:
         state = json.loads(self.state_path.read_text())
         self.batch_number = state["batch_number"]
         self.batches = state.get("batches", {})
+        for item in state.get("refunds", []):
+            refund = SimRefund(**item)
+            self.refunds[refund.refund_ref] = refund
         for item in state["payments"]:
             payment = SimPayment(**item)
             if payment.status == "pending":
@@ -120,7 +165,8 @@ class TerminalModel:
         data = json.dumps(
             {"batch_number": self.batch_number,
              "payments": [asdict(p) for p in self.payments.values()],
-             "batches": self.batches},
+             "batches": self.batches,
+             "refunds": [asdict(r) for r in self.refunds.values()]},
             indent=1,
         )
         tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
@@ -146,6 +192,10 @@ class TerminalModel:
             return self._batch(message)
         if isinstance(message, BatchQuery):
             return self._batch_query(message)
+        if isinstance(message, Refund):
+            return self._refund(message)
+        if isinstance(message, RefundQuery):
+            return self._refund_query(message)
         log.warning("simulator: ignoring unexpected %s", message)
         return None
 
@@ -209,15 +259,37 @@ class TerminalModel:
         else:
             self._finish(payment, "approved", "00", report=outcome.kind != customers.RESULT_LOST)
 
+    def _receipt(self, kind: str, ref: str, amount: int, status: str, transaction_id: str,
+                 condition_code: str) -> list[str]:
+        method = dict(zip(self.condition_codes, self.condition_code_names, strict=False)
+                      ).get(condition_code) or "card"
+        account = "wallet ****" + ref[-4:].rjust(4, "0") if method != "card" else \
+            "**** **** **** 4242"
+        return [f"kind={kind}", f"method={method}", f"account={account}",
+                f"transaction_id={transaction_id}", f"terminal_id={self.terminal_id}",
+                f"merchant_id={MERCHANT_ID}",
+                "time=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                f"amount={amount // 100}.{amount % 100:02d}", f"status={status}"]
+
+    @staticmethod
+    def _with_receipt(pairs: list[str]) -> _Copies:
+        if not pairs:
+            return _Copies()
+        merchant, customer = receipt_copies(pairs)
+        return _Copies(tuple(pairs), merchant, customer)
+
     def _finish(self, payment: SimPayment, status: str, code: str, report: bool = True) -> None:
         payment.status, payment.response_code = status, code
         if status in ("approved", "declined"):
             payment.transaction_id = _transaction_id()
+        payment.receipt = self._receipt("sale", payment.ref, payment.amount, status,
+                                        payment.transaction_id, payment.condition_code)
         self._save()
         log.info("simulator: %s: %s (%s)%s", payment.ref, status, code,
                  "" if report else ", result message lost")
         if report:
-            self.emit(PaymentResult(payment.ref, status, code, payment.transaction_id))
+            self.emit(PaymentResult(payment.ref, status, code, payment.transaction_id,
+                                    **self._with_receipt(payment.receipt).fields()))
 
     def _cancel(self, cancel: Cancel) -> Reply:
         payment = self.payments.get(cancel.ref)
@@ -238,8 +310,10 @@ class TerminalModel:
         p = self.payments.get(query.ref)
         if p is None:
             return QueryResult(query.rid, query.ref, found=False)
+        receipt = p.void_receipt if p.status == "voided" else p.receipt
         return QueryResult(query.rid, p.ref, True, p.status, p.response_code, p.transaction_id,
-                           p.amount, p.condition_code, p.batch_number)
+                           p.amount, p.condition_code, p.batch_number,
+                           **self._with_receipt(receipt).fields())
 
     def _void(self, void: Void) -> Reply:
         def refuse(reason: str) -> Reply:
@@ -254,12 +328,70 @@ class TerminalModel:
             return refuse("not_approved")
         if p.batch_number:
             return refuse("already_settled")
+        if self.refunded(p.ref):
+            return refuse("already_refunded")
         if self.active() is not None:
             return refuse("busy")
         p.status, p.response_code = "voided", "VD"
+        p.void_receipt = self._receipt("void", p.ref, p.amount, "voided", p.transaction_id,
+                                       p.condition_code)
         self._save()
         log.info("simulator: %s: voided", void.ref)
-        return Reply(void.rid, void.ref, accepted=True)
+        return Reply(void.rid, void.ref, accepted=True,
+                     **self._with_receipt(p.void_receipt).fields())
+
+    def refunded(self, ref: str) -> int:
+        """What this terminal has refunded of payment ``ref``, in cents."""
+        return sum(r.amount for r in self.refunds.values() if r.ref == ref)
+
+    def _refund(self, refund: Refund) -> Reply | None:
+        def refuse(reason: str, detail: str = "") -> Reply:
+            return Reply(refund.rid, refund.ref, accepted=False, reason=reason, detail=detail)
+
+        done = self.refunds.get(refund.refund_ref)
+        if done is not None:
+            if (done.ref, done.amount) == (refund.ref, refund.amount):
+                # The same refund again (its answer was lost): answered, never made twice.
+                return Reply(refund.rid, refund.ref, accepted=True,
+                             **self._with_receipt(done.receipt).fields())
+            return refuse("duplicate_reference",
+                          f"refund {refund.refund_ref} is of payment {done.ref}")
+        p = self.payments.get(refund.ref)
+        if p is None:
+            return refuse("not_found")
+        if p.status != "approved":
+            return refuse("not_approved", f"the payment is {p.status}")
+        if self.active() is not None:
+            return refuse("busy")
+        remaining = p.amount - self.refunded(p.ref)
+        if refund.amount <= 0 or refund.amount > remaining:
+            return refuse("exceeds_payment",
+                          f"{remaining // 100}.{remaining % 100:02d} remains")
+        cents = refund.amount % 100
+        if cents == REFUND_DECLINE_CENTS:
+            log.info("simulator: %s: refund %s declined (scenario .44)", p.ref,
+                     refund.refund_ref)
+            return refuse("refund_declined", "declined by the acquirer (scenario .44)")
+        txn = _transaction_id()
+        made = self.refunds[refund.refund_ref] = SimRefund(
+            refund.refund_ref, p.ref, refund.amount, transaction_id=txn,
+            receipt=self._receipt("refund", p.ref, refund.amount, "approved", txn,
+                                  p.condition_code))
+        self._save()
+        log.info("simulator: %s: refund %s of %d.%02d%s", p.ref, refund.refund_ref,
+                 refund.amount // 100, refund.amount % 100,
+                 ", answer lost (scenario .47)" if cents == REFUND_LOST_CENTS else "")
+        if cents == REFUND_LOST_CENTS:
+            return None
+        return Reply(refund.rid, refund.ref, accepted=True,
+                     **self._with_receipt(made.receipt).fields())
+
+    def _refund_query(self, query: RefundQuery) -> RefundResult:
+        r = self.refunds.get(query.refund_ref)
+        if r is None or r.ref != query.ref:
+            return RefundResult(query.rid, query.ref, query.refund_ref, found=False)
+        return RefundResult(query.rid, r.ref, r.refund_ref, True, r.amount, r.status,
+                            r.transaction_id, **self._with_receipt(r.receipt).fields())
 
     def _batch(self, batch: Batch) -> BatchResult | None:
         done = self.batches.get(batch.batch_id) if batch.batch_id else None
@@ -307,6 +439,17 @@ class TerminalModel:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@dataclass(frozen=True)
+class _Copies:
+    receipt: tuple[str, ...] = ()
+    merchant_copy: tuple[str, ...] = ()
+    customer_copy: tuple[str, ...] = ()
+
+    def fields(self) -> dict[str, Any]:
+        return {"receipt": self.receipt, "merchant_copy": self.merchant_copy,
+                "customer_copy": self.customer_copy}
 
 
 def _transaction_id() -> str:

@@ -41,6 +41,7 @@ class TerminalServer:
         timers: LinkTimers | None = None,
     ) -> None:
         self.model = model
+        model.terminal_id = serial
         self.identity = Hello(
             role="terminal",
             version=PROTOCOL_VERSION,
