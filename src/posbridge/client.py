@@ -114,7 +114,7 @@ class Client:
     def refund_payment(self, ref: str, refund_reference: str, amount: str) -> Answer:
         """Refund ``amount`` of payment ``ref`` once per ``refund_reference`` (posbridge's
         extension); sending the same refund again is safe."""
-        return self._post("/RefundPayment", _refund_body(ref, refund_reference, amount))
+        return self._post(_PATH["refund_payment"], _refund_body(ref, refund_reference, amount))
 
     def resolve_payment(self, ref: str, *, paid: bool, reason: str, by: str) -> Answer:
         """Settle by hand a payment the terminal cannot answer for (``POST
@@ -187,7 +187,7 @@ class AsyncClient:
         return await self._post(_PATH["submit_batch"], {})
 
     async def refund_payment(self, ref: str, refund_reference: str, amount: str) -> Answer:
-        return await self._post("/RefundPayment", _refund_body(ref, refund_reference, amount))
+        return await self._post(_PATH["refund_payment"], _refund_body(ref, refund_reference, amount))
 
     async def health(self) -> Answer:
         return _answer(await self._http.get("/health"))
