@@ -326,7 +326,7 @@ class _Server(uvicorn.Server):
     _should_exit = False
 
     @property
-    def should_exit(self) -> bool:  # type: ignore[override]
+    def should_exit(self) -> bool:
         return self._should_exit
 
     @should_exit.setter
@@ -360,7 +360,7 @@ class _DatedState(uvicorn.server.ServerState):
         super().__init__()
 
     @property
-    def default_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
         second = int(time.time())
         if second != self._second:
             self._second = second

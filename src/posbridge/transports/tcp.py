@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from .base import Translation, TransportClosed, TransportError, map_errors, write_timed_out
 
+CLOSE_TIMEOUT = 1.0  # seconds a close waits for buffered bytes to go before it resets
+
 _ERRORS: dict[type[BaseException], Translation] = {
     ConnectionError: TransportClosed,
     OSError: TransportError,
@@ -54,7 +56,13 @@ class TcpTransport:
             return
         self._writer.close()
         with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+            try:
+                # A graceful close first sends what is still buffered; to a peer that stopped
+                # reading that never ends, so the connection is then reset instead.
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self._writer.wait_closed()
+            except TimeoutError:
+                self._writer.transport.abort()
 
 
 def parse_tcp_url(url: str) -> tuple[str, int]:
