@@ -193,16 +193,11 @@ def _print(answer: dict[str, Any], as_json: bool) -> None:
 
 COLUMNS = ("ref", "amount", "condition_code", "status", "response_code", "transaction_id",
            "batch_number", "created_at", "updated_at")
-
-
-def _cell(value: object) -> object:
-    """A CSV cell a spreadsheet shows as text: a reference such as ``=HYPERLINK(...)``
-    from the POS must not become a formula on the accountant's PC."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+#: The CSV cells a spreadsheet must show as text, never run as a formula: those whose text
+#: comes from outside (a reference such as ``=HYPERLINK(...)`` from the POS, the amount as
+#: the POS sent it, the terminal's codes). The others are written by posbridge itself
+#: (status, times) or checked against a fixed list (condition code).
+GUARDED = ("ref", "amount", "response_code", "transaction_id")
 
 
 def _journal(args: argparse.Namespace) -> int:
@@ -215,14 +210,17 @@ def _journal(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         if args.journal_command == "list":
-            payments = journal.recent(args.limit, args.status)
+            # Streamed, as are show and export: --limit -1 on a journal of a million
+            # payments prints them all in the memory of a few rows.
             print(f"{'created (UTC)':23}  {'reference':24} {'amount':>10}  cc  {'status':9}  "
                   "code  batch")
-            for p in payments:
+            count = 0
+            for p in journal.iter_payments(args.limit, args.status):
+                count += 1
                 print(f"{p.created_at[:23]:23}  {p.ref[:24]:24} {p.amount:>10}  "
                       f"{p.condition_code:2}  {p.status:9}  {p.response_code or '':4}  "
                       f"{p.batch_number or ''}")
-            print(f"{len(payments)} payment(s)")
+            print(f"{count} payment(s)")
         elif args.journal_command == "show":
             payment = journal.get(args.ref)
             if payment is None:
@@ -231,14 +229,15 @@ def _journal(args: argparse.Namespace) -> int:
             for column in COLUMNS:
                 print(f"{column:15} {getattr(payment, column)}")
             print("history:")
-            for event in journal.events(args.ref):
+            for event in journal.iter_events(args.ref):
                 print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
                       f"{event.detail}")
         else:
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(COLUMNS)
-            for p in reversed(journal.recent(-1)):
-                writer.writerow([_cell(getattr(p, c)) for c in COLUMNS])
+            # Rows go from SQLite's cursor to the CSV writer with no Python step per cell;
+            # the formula guard is applied in the query.
+            writer.writerows(journal.export_rows(COLUMNS, guard=GUARDED))
     except sqlite3.DatabaseError as exc:
         print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
               file=sys.stderr)
