@@ -19,7 +19,7 @@ from ..service import BatchSummary, format_minor, public_status, shown, transact
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 _REF = Field(
@@ -69,6 +69,8 @@ Status = Literal["pending", "unknown", "approved", "declined", "cancelled", "tim
 
 
 class _Answer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     success: Literal[True]
     message: str
 
@@ -111,7 +113,7 @@ class SubmitBatchResponse(_Answer):
 
 
 class ErrorResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     success: Literal[False]
     message: str = Field(description="what happened and what to do, for a person")
