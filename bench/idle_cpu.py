@@ -33,10 +33,16 @@ TARGET_IDLE_CPU = 0.0005  # share of one core, for each bridge
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held open while chosen, so none is given twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((HOST, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def cpu_ticks(pid: int) -> int:
@@ -83,7 +89,7 @@ def wait_until(proc: subprocess.Popen[bytes], check: Any, what: str, timeout: fl
 def measure(seconds: float, settle: float = 3.0) -> dict[str, dict[str, float]]:
     """Start the four processes, wait, settle, and return each one's ticks and share."""
     py = sys.executable
-    sim_port, tcp_port, inproc_port, star_port = (free_port() for _ in range(4))
+    sim_port, tcp_port, inproc_port, star_port = free_ports(4)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     with tempfile.TemporaryDirectory(prefix="posbridge-idle-") as tmp:
         def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
