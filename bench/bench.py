@@ -608,6 +608,9 @@ class Bench:
             self.procs.stop(server.proc)
         times: dict[str, list[float]] = {"bridge_health": [], "bridge_query": [],
                                          "starlette": [], "raw": []}
+        # CPU each server used to its first answer: unlike the wall time, hardly moved by
+        # other load on the machine.
+        cpu: dict[str, list[float]] = {"bridge": [], "starlette": [], "raw": []}
         for _ in range(self.args.starts):
             for name in SERVERS:
                 port = free_port()
@@ -621,9 +624,11 @@ class Bench:
                     else:
                         self.wait_for(name, proc, functools.partial(query_ok, port))
                         times[name].append(time.perf_counter() - t0)
+                    cpu[name].append(cpu_seconds(proc.pid))
                 finally:
                     self.procs.stop(proc)
         self.results["startup_s"] = {k: statistics.median(v) for k, v in times.items()}
+        self.results["startup_cpu_s"] = {k: statistics.median(v) for k, v in cpu.items()}
 
     def time_bridge_start(self, proc: subprocess.Popen[bytes], port: int,
                           t0: float) -> tuple[float, float]:
@@ -750,6 +755,10 @@ def report(results: dict[str, Any]) -> str:
     add(f"  bridge: /health connected {s['bridge_health'] * 1000:.0f} ms, first QueryPayment "
         f"{s['bridge_query'] * 1000:.0f} ms")
     add(f"  starlette: {s['starlette'] * 1000:.0f} ms; raw: {s['raw'] * 1000:.0f} ms")
+    c = results["startup_cpu_s"]
+    add(f"  CPU used to the first answers: bridge {c['bridge'] * 1000:.0f} ms, starlette "
+        f"{c['starlette'] * 1000:.0f} ms, raw {c['raw'] * 1000:.0f} ms (bridge / starlette "
+        f"{c['bridge'] / c['starlette']:.2f}x)")
     add("")
     add("Targets")
     for text, value, ok in targets(results, top):

@@ -292,10 +292,13 @@ class Journal:
         """The latest written first (all of them with ``limit`` -1), read from the cursor
         as they are used."""
         where, params = ("WHERE status = ? ", (status,)) if status is not None else ("", ())
-        cursor = self._db.execute(
-            f"SELECT * FROM payments {where}ORDER BY rowid DESC LIMIT ?", (*params, limit))
-        for row in cursor:
-            yield Payment(**row)
+        columns = ", ".join(f.name for f in fields(Payment))
+        cursor = self._db.cursor()
+        cursor.row_factory = None  # tuples in field order: Payment(*row), no name lookups
+        for row in cursor.execute(
+                f"SELECT {columns} FROM payments {where}ORDER BY rowid DESC LIMIT ?",
+                (*params, limit)):
+            yield Payment(*row)
 
     def export_rows(self, columns: Sequence[str], *, guard: Collection[str] = ()
                     ) -> Iterator[tuple[object, ...]]:
