@@ -274,9 +274,13 @@ def loadgen_main(argv: list[str]) -> int:
     parser.add_argument("--cycles", type=int, default=300)
     parser.add_argument("--warmup-cycles", type=int, default=10)
     parser.add_argument("--prefix", default="bench-cycle")
+    parser.add_argument("--path", default="/QueryPayment",
+                        help="flood: the path to POST to (bench/peers.py uses another)")
+    parser.add_argument("--body", help="flood: the JSON body (default: a QueryPayment of --ref)")
     args = parser.parse_args(argv)
     if args.mode == "flood":
-        request = http_request("/QueryPayment", {"retrieval_reference_number": args.ref})
+        body = json.loads(args.body) if args.body else {"retrieval_reference_number": args.ref}
+        request = http_request(args.path, body)
         coro = flood(args.port, request, args.connections, args.warmup, args.duration)
     else:
         coro = payment_cycles(args.port, args.prefix, args.cycles, args.warmup_cycles)
