@@ -26,9 +26,12 @@ test: $(STAMP)
 test-usb: $(STAMP)
 	$(BIN)/python -m pytest -m usb
 
-# The bridge beside a bare Starlette app and a raw asyncio responder (docs/performance.md).
+# The bridge beside a bare Starlette app and a raw asyncio responder, its idle CPU, and
+# the same at a journal of 1,000,000 payments (docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/idle_cpu.py
+	$(BIN)/python bench/journal_scale.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -77,17 +77,19 @@ class End:
             return await self.task
 
 
-def make_end(role: Role, identity: Hello, transport: MemoryTransport) -> End:
+def make_end(role: Role, identity: Hello, transport: MemoryTransport,
+             timers: LinkTimers = TIMERS) -> End:
     log = Log()
-    link = LinkConnection(role, identity, TIMERS)
+    link = LinkConnection(role, identity, timers)
     return End(LinkRunner(link, transport, log), transport, log)
 
 
 @contextlib.asynccontextmanager
-async def linked(*, start_terminal: bool = True) -> AsyncIterator[tuple[End, End]]:
+async def linked(*, start_terminal: bool = True, timers: LinkTimers = TIMERS
+                 ) -> AsyncIterator[tuple[End, End]]:
     host_t, terminal_t = pipe_pair("test")
-    host = make_end(Role.HOST, HOST, host_t)
-    terminal = make_end(Role.TERMINAL, TERMINAL, terminal_t)
+    host = make_end(Role.HOST, HOST, host_t, timers)
+    terminal = make_end(Role.TERMINAL, TERMINAL, terminal_t, timers)
     if start_terminal:
         terminal.start()
     host.start()
@@ -249,5 +251,68 @@ def test_host_without_a_terminal_gives_up_after_the_handshake_timeout() -> None:
             # The hello was repeated every rto while waiting.
             assert host.runner.link.stats.frames_sent >= 3
             assert terminal.log.events == []
+
+    run(main(), timeout=10)
+
+
+SLOW_HEARTBEATS = LinkTimers(rto=0.05, max_retries=6, heartbeat_interval=600.0,
+                             dead_after=1200.0, handshake_timeout=5.0)
+
+
+def test_an_idle_link_does_not_wake_its_runner() -> None:
+    """Event-driven: with no deadline due (heartbeats every 10 minutes), the runners do not
+    look at their timers at all while the link is idle. A runner that polled (every 50 ms
+    before) would look several times in the 0.5 s this test waits."""
+
+    async def main() -> None:
+        async with linked(timers=SLOW_HEARTBEATS) as (host, terminal):
+            await link_up(host, terminal)
+            await asyncio.sleep(0.05)  # the handshake's last frames settle
+            looks = {"host": 0, "terminal": 0}
+            for name, end in (("host", host), ("terminal", terminal)):
+                link = end.runner.link
+                original = link.next_deadline
+
+                def counted(original: Callable[[], float | None] = original,
+                            name: str = name) -> float | None:
+                    looks[name] += 1
+                    return original()
+
+                link.next_deadline = counted  # type: ignore[method-assign]
+            await asyncio.sleep(0.5)
+            assert looks == {"host": 0, "terminal": 0}
+            # And the link still works: a send wakes what needs waking.
+            await host.runner.send(Query(rid=1, ref="x"))
+            await terminal.log.wait(lambda: bool(terminal.log.messages()))
+            assert looks["host"] >= 1
+
+    run(main(), timeout=10)
+
+
+def test_a_send_wakes_the_runner_for_its_retransmission() -> None:
+    """The first frame waiting for an acknowledgement arms the retransmission timer, far
+    earlier than the heartbeat the runner was sleeping to: the send must wake it, or the
+    lost frame would wait ten minutes."""
+
+    async def main() -> None:
+        async with linked(timers=SLOW_HEARTBEATS) as (host, terminal):
+            await link_up(host, terminal)
+            # Past the handshake's last deadline (its hello repeat): the runners now sleep
+            # to the heartbeat ten minutes away.
+            await asyncio.sleep(0.3)
+            dropped: list[bytes] = []
+
+            def drop_first_data(data: bytes) -> bytes:
+                if not dropped and b'"ref":"lost"' in data:
+                    dropped.append(data)
+                    return b""
+                return data
+
+            host.transport.fault = drop_first_data
+            host.runner.send_nowait(Query(rid=7, ref="lost"))
+            await terminal.log.wait(lambda: bool(terminal.log.messages()), timeout=5.0)
+            assert dropped
+            assert terminal.log.messages() == [Query(rid=7, ref="lost")]
+            assert host.runner.link.stats.retransmissions >= 1
 
     run(main(), timeout=10)

@@ -10,18 +10,19 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Only what building the parser needs is imported here; each command imports the rest
+# (the HTTP stack for serve, httpx for the API commands, pyusb and pyserial for devices),
+# so that `posbridge journal list` or `posbridge pay` does not load the server.
 from . import __version__, checks, methods, tools
 from .checks import argument
 from .gui import app as gui
-from .http.access import (
-    TOKEN_ENV,
-    AccessPolicy,
-    ConfigError,
-)
 from .journal import default_path
 from .terminals import SPEC_HELP
+
+if TYPE_CHECKING:
+    from .http.access import AccessPolicy
 
 DEFAULT_PORT = 8080
 DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
@@ -192,6 +193,8 @@ def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:
     """The access policy from the flags and environment, and where the token came from (for
     the log: never the token itself)."""
     import os
+
+    from .http.access import TOKEN_ENV, AccessPolicy, ConfigError
 
     if args.token is not None and args.token_file is not None:
         raise SystemExit("posbridge: give --token or --token-file, not both")

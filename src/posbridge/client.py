@@ -187,7 +187,8 @@ class AsyncClient:
         return await self._post(_PATH["submit_batch"], {})
 
     async def refund_payment(self, ref: str, refund_reference: str, amount: str) -> Answer:
-        return await self._post(_PATH["refund_payment"], _refund_body(ref, refund_reference, amount))
+        return await self._post(_PATH["refund_payment"],
+                                _refund_body(ref, refund_reference, amount))
 
     async def health(self) -> Answer:
         return _answer(await self._http.get("/health"))

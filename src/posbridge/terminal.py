@@ -176,7 +176,9 @@ class TerminalClient:
         """Send ``build(rid)`` and wait for the terminal's answer carrying that rid.
 
         Raises LinkLost when the link is down or drops before the answer, AnswerTimeout
-        when the answer does not come within ``timeout`` seconds.
+        when the answer does not come within ``timeout`` seconds. The one deadline covers
+        sending as well as the answer: a terminal that stops reading cannot make a request
+        wait longer than ``timeout``.
         """
         runner = self._runner
         if runner is None or not self.connected:
@@ -184,16 +186,18 @@ class TerminalClient:
         rid = next(self._rids)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = future
+        sent = False
         try:
-            try:
-                await runner.send(build(rid))
-            except TransportError as exc:
-                raise LinkLost(str(exc)) from exc
-            try:
-                async with asyncio.timeout(timeout):
-                    return await future
-            except TimeoutError:
-                raise AnswerTimeout(f"no answer from the terminal within {timeout:g} s") from None
+            async with asyncio.timeout(timeout):
+                try:
+                    await runner.send(build(rid))
+                except TransportError as exc:
+                    raise LinkLost(str(exc)) from exc
+                sent = True
+                return await future
+        except TimeoutError:
+            what = "no answer from" if sent else "could not send to"
+            raise AnswerTimeout(f"{what} the terminal within {timeout:g} s") from None
         finally:
             self._waiting.pop(rid, None)
 

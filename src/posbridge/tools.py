@@ -312,11 +312,17 @@ def _print(answer: dict[str, Any], as_json: bool) -> None:
 
 COLUMNS = ("ref", "amount", "condition_code", "status", "response_code", "transaction_id",
            "batch_number", "created_at", "updated_at")
+#: The CSV cells a spreadsheet must show as text, never run as a formula: those whose text
+#: comes from outside (a reference such as ``=HYPERLINK(...)`` from the POS, the amount as
+#: the POS sent it, the terminal's codes). The others are written by posbridge itself
+#: (status, times) or checked against a fixed list (condition code).
+GUARDED = ("ref", "amount", "response_code", "transaction_id")
 
 
 def _cell(value: object) -> object:
     """A CSV cell a spreadsheet shows as text: a reference such as ``=HYPERLINK(...)``
-    from the POS must not become a formula on the accountant's PC."""
+    from the POS must not become a formula on the accountant's PC. (``journal export``
+    applies the same guard in SQL; this is for the support bundle's rows.)"""
     if value is None:
         return ""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -441,14 +447,17 @@ def _journal(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         if args.journal_command == "list":
-            payments = journal.recent(args.limit, args.status)
+            # Streamed, as are show and export: --limit -1 on a journal of a million
+            # payments prints them all in the memory of a few rows.
             print(f"{'created (UTC)':23}  {'reference':24} {'amount':>10}  cc  {'status':9}  "
                   "code  batch")
-            for p in payments:
+            count = 0
+            for p in journal.iter_payments(args.limit, args.status):
+                count += 1
                 print(f"{p.created_at[:23]:23}  {p.ref[:24]:24} {p.amount:>10}  "
                       f"{p.condition_code:2}  {p.status:9}  {p.response_code or '':4}  "
                       f"{p.batch_number or ''}")
-            print(f"{len(payments)} payment(s)")
+            print(f"{count} payment(s)")
         elif args.journal_command == "show":
             payment = journal.get(args.ref)
             if payment is None:
@@ -465,12 +474,16 @@ def _journal(args: argparse.Namespace) -> int:
                     print(f"  {refund.created_at[:23]}  {refund.refund_ref:24} "
                           f"{refund.amount:>10}  {refund.status:9}  {refund.transaction_id}")
             print("history:")
-            for event in journal.events(args.ref):
+            for event in journal.iter_events(args.ref):
                 kind = "" if event.kind == "payment" else f"[{event.kind}] "
                 print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
                       f"{kind}{event.detail}")
         else:
-            write_payments_csv(sys.stdout, reversed(journal.recent(-1)))
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            # Rows go from SQLite's cursor to the CSV writer with no Python step per cell;
+            # the formula guard is applied in the query.
+            writer.writerows(journal.export_rows(COLUMNS, guard=GUARDED))
     except (sqlite3.DatabaseError, JournalError) as exc:
         print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
               file=sys.stderr)

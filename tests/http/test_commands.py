@@ -1,5 +1,6 @@
-"""One table of the commands (http/commands.py: the reference's five and RefundPayment) feeds the routes, the OpenAPI
-document, the 404 message and the Python client, through a real server."""
+"""One table of the commands (http/commands.py: the reference's five and RefundPayment)
+feeds the routes, the OpenAPI document, the 404 message and the Python client, through a
+real server."""
 
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ class GadgetTransport:
             return data
         raise TransportClosed("the host went away")
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
         if self.closed:
             raise TransportClosed("the host went away")
         with self.lock:

@@ -30,7 +30,7 @@ from ..service import (
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 _REF = Field(
@@ -105,6 +105,8 @@ assert set(typing.get_args(Status)) == {str(s) for s in payments.Status} - {"rec
 
 
 class _Answer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     success: Literal[True]
     message: str
 
@@ -226,7 +228,7 @@ class RefundPaymentResponse(_Answer):
 
 
 class ErrorResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     success: Literal[False]
     message: str = Field(description="what happened and what to do, for a person")

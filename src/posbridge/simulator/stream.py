@@ -12,6 +12,7 @@ import contextlib
 import os
 
 from ..transports import TransportClosed
+from ..transports.base import write_timed_out
 from .server import TerminalServer
 
 _IDLE = 0.05  # seconds between looks at a line nobody has open
@@ -51,14 +52,18 @@ class FdTransport:
             finally:
                 loop.remove_reader(self.fd)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
         view = memoryview(data)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while view:
             if self._closed:
                 raise TransportClosed(f"{self.description}: closed")
             try:
                 view = view[os.write(self.fd, view) :]
             except BlockingIOError:
+                if deadline is not None and loop.time() >= deadline:
+                    raise write_timed_out(f"writing to {self.description}", timeout) from None
                 await asyncio.sleep(0.001)
             except OSError as exc:
                 raise TransportClosed(f"{self.description}: {exc.strerror}") from None

@@ -3,14 +3,16 @@
 Each direction is an ``Inbox`` (a byte buffer with an event); ``close()`` on either end
 closes both directions, so the other end's ``read`` raises ``TransportClosed`` as a socket would. An
 optional ``fault`` hook sees every write and returns the bytes to deliver instead (drop,
-corrupt, duplicate): the in-process equivalent of pymodbus's null-modem pair.
+corrupt, duplicate): the in-process equivalent of pymodbus's null-modem pair. An optional
+``capacity`` bounds each direction as a socket's buffers do: a write to an end whose reader
+stopped reading waits for room, and fails after its timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import Inbox, TransportClosed
+from .base import Inbox, TransportClosed, write_timed_out
 
 Fault = Callable[[bytes], bytes]
 
@@ -26,7 +28,9 @@ class MemoryTransport:
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         return await self._rx.read(max_bytes, timeout)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
+        if self._tx.error is None and not await self._tx.wait_room(timeout):
+            raise write_timed_out(f"writing to {self.description}", timeout)
         if self._tx.error is not None:
             raise TransportClosed(f"{self.description}: the other end closed")
         if self.fault is not None:
@@ -46,9 +50,11 @@ class MemoryTransport:
         return self._tx.error is not None
 
 
-def pipe_pair(name: str = "memory") -> tuple[MemoryTransport, MemoryTransport]:
-    """Two connected transports: what one writes, the other reads."""
-    a_to_b, b_to_a = Inbox(), Inbox()
+def pipe_pair(name: str = "memory", capacity: int | None = None
+              ) -> tuple[MemoryTransport, MemoryTransport]:
+    """Two connected transports: what one writes, the other reads (each direction holding
+    at most about ``capacity`` unread bytes when given)."""
+    a_to_b, b_to_a = Inbox(capacity), Inbox(capacity)
     host = MemoryTransport(rx=b_to_a, tx=a_to_b, description=f"{name} (host end)")
     terminal = MemoryTransport(rx=a_to_b, tx=b_to_a, description=f"{name} (terminal end)")
     host.peer, terminal.peer = terminal, host

@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import errno
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .base import Translation, TransportClosed, TransportError, map_errors
+from .base import Translation, TransportClosed, TransportError, map_errors, write_timed_out
 from .threaded import ThreadedTransport
 
 DEFAULT_BAUD = 115200
@@ -88,16 +89,24 @@ class SerialTransport(ThreadedTransport):
             data: bytes = port.read(max(1, port.in_waiting))
         return data
 
-    def write_blocking(self, data: bytes) -> None:
+    def write_blocking(self, data: bytes, deadline: float) -> None:
         import serial
 
-        with _errors(f"writing to {self.description}"):
+        what = f"writing to {self.description}"
+        port = self._port
+        timeout = max(0.001, deadline - time.monotonic())
+        with _errors(what):
+            # Setting it reconfigures the port (tcsetattr): only when it changes by more
+            # than a rounding, which for the link's fixed write timeout is once.
+            if port.write_timeout is None or abs(port.write_timeout - timeout) > 0.05:
+                port.write_timeout = timeout
             try:
-                self._port.write(data)
-                self._port.flush()
+                # No flush(): it is tcdrain(), which has no timeout and would hold this
+                # thread (and close()) for ever on a terminal that stopped reading; write()
+                # has queued the bytes with the kernel, which sends them.
+                port.write(data)
             except serial.SerialTimeoutException:
-                raise TransportError(f"writing to {self.description}: the terminal takes no "
-                                     f"data (nothing written for {WRITE_TIMEOUT:g} s)") from None
+                raise write_timed_out(what, round(timeout, 1)) from None
 
     def close_blocking(self) -> None:
         with contextlib.suppress(Exception):

@@ -7,7 +7,9 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 
-from .base import Translation, TransportClosed, TransportError, map_errors
+from .base import Translation, TransportClosed, TransportError, map_errors, write_timed_out
+
+CLOSE_TIMEOUT = 1.0  # seconds a close waits for buffered bytes to go before it resets
 
 _ERRORS: dict[type[BaseException], Translation] = {
     ConnectionError: TransportClosed,
@@ -37,17 +39,30 @@ class TcpTransport:
             raise TransportClosed(f"{self.description} closed the connection")
         return data
 
-    async def write(self, data: bytes) -> None:
-        with map_errors(_ERRORS, f"writing to {self.description}"):
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
+        what = f"writing to {self.description}"
+        with map_errors(_ERRORS, what):
             self._writer.write(data)
-            await self._writer.drain()
+            # drain() waits for ever when the peer stops reading (its receive window and our
+            # send buffer fill): the deadline bounds it.
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._writer.drain()
+            except TimeoutError:
+                raise write_timed_out(what, timeout) from None
 
     async def close(self) -> None:
         if self._writer.is_closing():
             return
         self._writer.close()
         with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+            try:
+                # A graceful close first sends what is still buffered; to a peer that stopped
+                # reading that never ends, so the connection is then reset instead.
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self._writer.wait_closed()
+            except TimeoutError:
+                self._writer.transport.abort()
 
 
 def parse_tcp_url(url: str) -> tuple[str, int]:

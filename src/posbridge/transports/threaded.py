@@ -2,7 +2,9 @@
 
 A dedicated reader thread calls the library's blocking read with a short timeout and hands
 what arrives to the loop; writes and closing run in a worker thread (``asyncio.to_thread``),
-so the event loop that serves the API never waits on a device. The first read failure is
+so the event loop that serves the API never waits on a device. A write has a deadline: the
+worker gives the library call what is left of it (pyserial's write timeout, pyusb's
+transfer timeout), and the caller stops waiting when it passes. The first read failure is
 kept and raised by every later ``read`` and ``write``: a vanished device puts the link down
 at once, without waiting for a heartbeat to be missed.
 """
@@ -13,14 +15,16 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from .base import Inbox, TransportClosed, TransportError
+from .base import Inbox, TransportClosed, TransportError, write_timed_out
 
 log = logging.getLogger("posbridge.transports")
 
 CLOSE_WAIT = 5.0  # seconds; how long close() waits for the reader thread's last read
+DEFAULT_WRITE_TIMEOUT = 2.0  # seconds; a write given no timeout
 
 
 class ThreadedTransport:
@@ -43,7 +47,9 @@ class ThreadedTransport:
         """Wait a short while for bytes; b"" when none came."""
         raise NotImplementedError
 
-    def write_blocking(self, data: bytes) -> None:
+    def write_blocking(self, data: bytes, deadline: float) -> None:
+        """Write all of ``data`` before ``deadline`` (time.monotonic()) or raise
+        TransportError (``write_timed_out`` when the device took too long)."""
         raise NotImplementedError
 
     def close_blocking(self) -> None:
@@ -58,10 +64,19 @@ class ThreadedTransport:
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         return await self._inbox.read(max_bytes, timeout)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
         if self._inbox.error is not None:
             raise self._inbox.error
-        await asyncio.to_thread(self._write_locked, data)
+        if timeout is None:
+            timeout = DEFAULT_WRITE_TIMEOUT
+        deadline = time.monotonic() + timeout
+        try:
+            # The worker keeps to the deadline itself; this bounds the wait should a library
+            # call overrun it (the worker then ends on its own, and the link is closed).
+            async with asyncio.timeout(timeout + 0.5):
+                await asyncio.to_thread(self._write_locked, data, deadline, timeout)
+        except TimeoutError:
+            raise write_timed_out(f"writing to {self.description}", timeout) from None
 
     async def close(self) -> None:
         if self._closed:
@@ -73,9 +88,14 @@ class ThreadedTransport:
 
     # -- threads --------------------------------------------------------------------------
 
-    def _write_locked(self, data: bytes) -> None:
-        with self._write_lock:
-            self.write_blocking(data)
+    def _write_locked(self, data: bytes, deadline: float, timeout: float) -> None:
+        # An earlier write still running (a device taking nothing) counts against this one.
+        if not self._write_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise write_timed_out(f"writing to {self.description}", timeout)
+        try:
+            self.write_blocking(data, deadline)
+        finally:
+            self._write_lock.release()
 
     def _close_locked(self) -> None:
         if self._thread.is_alive():

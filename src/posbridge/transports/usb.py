@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .base import Translation, TransportClosed, TransportError, map_errors
+from .base import Translation, TransportClosed, TransportError, map_errors, write_timed_out
 from .threaded import ThreadedTransport
 
 log = logging.getLogger("posbridge.transports")
@@ -45,7 +45,6 @@ HUB_CLASS = 9
 
 CONTROL_TIMEOUT_MS = 1000
 READ_POLL_MS = 200  # how long the reader thread waits per transfer; bounds close()
-WRITE_TIMEOUT_MS = 2000
 LOOK_INTERVAL = 0.1  # seconds between looks for the re-enumerated accessory
 
 
@@ -406,11 +405,21 @@ class UsbTransport(ThreadedTransport):
             except usb.core.USBTimeoutError:
                 return b""
 
-    def write_blocking(self, data: bytes) -> None:
+    def write_blocking(self, data: bytes, deadline: float) -> None:
+        import usb.core
+
         ep = self._claimed.ep_out
-        with _usb_errors(f"writing to {self.description}", self._vid):
+        what = f"writing to {self.description}"
+        with _usb_errors(what, self._vid):
             for packet in packets(data, ep.wMaxPacketSize):
-                if ep.write(packet, timeout=WRITE_TIMEOUT_MS) != len(packet):
+                # Each transfer gets what is left of the write's deadline (at least 1 ms:
+                # libusb reads 0 as "no timeout").
+                left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+                try:
+                    written = ep.write(packet, timeout=left_ms)
+                except usb.core.USBTimeoutError:
+                    raise write_timed_out(what, round(left_ms / 1000, 1)) from None
+                if written != len(packet):
                     raise TransportError(f"writing to {self.description}: short write")
 
     def close_blocking(self) -> None:
