@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from posbridge.events import EventsConfig
 from posbridge.http import create_app
 from posbridge.http.security import AccessPolicy, GuardedHttpToolsProtocol
 from posbridge.journal import Journal
@@ -81,6 +82,7 @@ async def bridge(
     connector: Connector | None = None,
     config: ServiceConfig | None = None,
     policy: AccessPolicy | None = None,
+    events: EventsConfig | None = None,
 ) -> AsyncIterator[Bridge]:
     """The whole bridge in this process: journal file, service, uvicorn on a real port, and
     (unless a connector is given) the simulator over an in-process pipe."""
@@ -98,7 +100,8 @@ async def bridge(
                                 recovery_interval=0.2),
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service, policy), host="127.0.0.1",
+    app = create_app(service, policy, events)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=port, log_config=None, lifespan="off",
                                            http=GuardedHttpToolsProtocol))
     await service.start()
@@ -109,6 +112,7 @@ async def bridge(
         async with httpx.AsyncClient(timeout=10) as client:
             yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}", port)
     finally:
+        app.state.events.close()  # its streams would hold the server's shutdown
         server.should_exit = True
         await serving
         await service.stop()

@@ -74,6 +74,17 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="also write the log to this file (rotated at 5 MB, 5 kept); "
                        "the panel (posbridge gui) logs to "
                        "the user's log folder, see docs/operations.md")
+    events = serve.add_argument_group("events", "GET /events, the stream of payment and "
+                                      "terminal events (docs/api.md)")
+    events.add_argument("--events-max-subscribers", type=int, default=64, metavar="N",
+                        help="event streams served at once (default 64); one more gets 503 "
+                        "TOO_MANY_SUBSCRIBERS")
+    events.add_argument("--events-queue", type=int, default=256, metavar="N",
+                        help="events buffered per subscriber before it counts as fallen "
+                        "behind and its stream ends with an overflow event (default 256)")
+    events.add_argument("--events-heartbeat", type=float, default=15.0, metavar="SECONDS",
+                        help="seconds between heartbeat comments on an idle stream "
+                        "(default 15)")
     access = serve.add_argument_group(
         "access", "who may use the API (docs/security.md). Without these, only programs on "
         "this PC and no web page can use it.")
@@ -146,6 +157,7 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from .events import EventsConfig
     from .listener import Listener, ListenerConfig, ListenerError
 
     policy, token_source = _access_policy(args)
@@ -155,6 +167,8 @@ async def _serve(args: argparse.Namespace) -> int:
         terminal_timeout=args.terminal_timeout, max_amount=args.max_amount,
         customer_delay=args.customer_delay, policy=policy, token_source=token_source,
         access_log=args.log_level == "debug",
+        events=EventsConfig(max_subscribers=args.events_max_subscribers,
+                            queue_size=args.events_queue, heartbeat=args.events_heartbeat),
     ))
     try:
         await listener.run()

@@ -43,7 +43,7 @@ from pathlib import Path
 from . import payments
 from .payments import OpKind, OpState, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The status vocabulary and its transition table live in payments.py (pure); they are
 # re-exported here for the journal's readers.
@@ -123,6 +123,26 @@ _MIGRATIONS: list[str] = [
                submitted_at, submitted_at FROM batches;
     DROP TABLE batches;
     ALTER TABLE batches_v2 RENAME TO batches
+    """,
+    # version 3: an event id is never used twice. /events hands ids to subscribers as
+    # their resume point (Last-Event-ID); without AUTOINCREMENT, deleting the newest events
+    # (a sale the terminal refused leaves nothing behind) let the next event take the same
+    # id again, and a subscriber resuming after it would miss that event.
+    """
+    CREATE TABLE events_v3 (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        ref         TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        from_status TEXT,
+        to_status   TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT '',
+        kind        TEXT NOT NULL DEFAULT 'payment'
+    );
+    INSERT INTO events_v3 (id, ref, at, from_status, to_status, detail, kind)
+        SELECT id, ref, at, from_status, to_status, detail, kind FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v3 RENAME TO events;
+    CREATE INDEX events_ref ON events (ref)
     """,
 ]
 

@@ -29,6 +29,7 @@ from typing import Any
 import uvicorn
 
 from . import __version__
+from .events import EventsConfig
 from .http.security import TOKEN_ENV, AccessPolicy, GuardedHttpToolsProtocol, is_loopback_bind
 from .journal import Journal, Payment, default_path
 from .service import BatchSummary, PaymentService, ServiceConfig, parse_amount
@@ -59,6 +60,7 @@ class ListenerConfig:
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     token_source: str = ""  # where the token came from, for the log (never the token)
     access_log: bool = False
+    events: EventsConfig = field(default_factory=EventsConfig)  # GET /events limits
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,9 @@ class Listener:
             ServiceConfig(max_amount_minor=max_minor, terminal_timeout=config.terminal_timeout),
         )
         self.service.on_fatal = self._on_fatal
+        app = create_app(self.service, config.policy, config.events)
         self._server = _Server(uvicorn.Config(
-            create_app(self.service, config.policy), host=config.host, port=port,
+            app, host=config.host, port=port,
             log_config=None, access_log=config.access_log, server_header=False,
             lifespan="off", timeout_keep_alive=5, http=GuardedHttpToolsProtocol,
             limit_concurrency=MAX_CONNECTIONS,
@@ -220,6 +223,9 @@ class Listener:
             # shows).
             proxy_headers=False,
         ))
+        # Event streams never end by themselves: they are ended first, so that the server's
+        # shutdown does not wait for them.
+        self._server.before_shutdown = app.state.events.close
         log.info("posbridge %s: journal %s, terminal %s", __version__, self._journal.path,
                  choice.description)
         policy = config.policy
@@ -314,6 +320,15 @@ class _Server(uvicorn.Server):
     again once the HTTP side has shut down. uvicorn does that so the default action ends the
     process, which ended it before the link and the journal were closed; the listener
     closes them, and ``posbridge serve`` then exits 0."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        #: Called when shutting down starts, before waiting for the requests in flight.
+        self.before_shutdown: Callable[[], None] = lambda: None
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.before_shutdown()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self.should_exit and sig == signal.SIGINT:

@@ -22,9 +22,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
+from ..events import EventBroker, EventsConfig
 from ..journal import Payment
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
+from . import events as event_stream
 from .security import AccessPolicy, Gate
 
 log = logging.getLogger("posbridge.http")
@@ -82,10 +84,14 @@ def _check_version(request: Request) -> None:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> Starlette:
+def create_app(service: PaymentService, policy: AccessPolicy | None = None,
+               events: EventsConfig | None = None) -> Starlette:
     """The API over ``service``, behind the guards of ``policy`` (default: loopback names
-    and IP addresses only, no cross-site origin, no token)."""
+    and IP addresses only, no cross-site origin, no token). ``app.state.events`` is the
+    broker of ``GET /events``: close it before stopping the server, or its streams hold the
+    server's shutdown."""
     policy = policy or AccessPolicy()
+    broker = EventBroker(service.journal, service.terminal, events)
     def command(
         model: type[models._Body], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
     ) -> Handler:
@@ -147,6 +153,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
         Route("/SubmitBatch", command(models.SubmitBatchRequest, batch), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        *event_stream.routes(broker),
         *docs.routes(),
     ]
     middleware = [Middleware(Gate, policy=policy)]
@@ -161,6 +168,7 @@ def create_app(service: PaymentService, policy: AccessPolicy | None = None) -> S
     )
     # "/CreatePayment/" is a wrong path (404 JSON), not a 307 redirect with an empty body.
     app.router.redirect_slashes = False
+    app.state.events = broker
     return app
 
 
@@ -206,7 +214,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error: errors.PosBridgeError
     if exc.status_code == 405:
-        error = errors.MethodNotAllowed(f"{request.url.path} takes POST only")
+        method = "GET" if request.url.path == event_stream.PATH else "POST"
+        error = errors.MethodNotAllowed(f"{request.url.path} takes {method} only")
     elif exc.status_code == 404:
         error = errors.RouteNotFound(
             f"no such endpoint {request.url.path}; the API has POST /CreatePayment, "
