@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from posbridge.events import EventsConfig
+from posbridge.events import EventBroker, EventsConfig
 from posbridge.http import create_app
 from posbridge.http.security import AccessPolicy, GuardedHttpToolsProtocol
 from posbridge.journal import Journal
@@ -52,6 +52,7 @@ class Bridge:
     client: httpx.AsyncClient
     url: str
     port: int
+    events: EventBroker
 
     async def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         headers = kw.pop("headers", HEADERS)
@@ -83,9 +84,12 @@ async def bridge(
     config: ServiceConfig | None = None,
     policy: AccessPolicy | None = None,
     events: EventsConfig | None = None,
+    send_buffer: int | None = None,
 ) -> AsyncIterator[Bridge]:
     """The whole bridge in this process: journal file, service, uvicorn on a real port, and
-    (unless a connector is given) the simulator over an in-process pipe."""
+    (unless a connector is given) the simulator over an in-process pipe. ``send_buffer``
+    fixes the kernel's send buffer of every accepted connection (SO_SNDBUF, inherited from
+    the listening socket), so a client that stops reading blocks the bridge's writes soon."""
     simulator = None
     if connector is None:
         simulator = TerminalServer(model or TerminalModel(customer_delay=0.2),
@@ -104,13 +108,21 @@ async def bridge(
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=port, log_config=None, lifespan="off",
                                            http=GuardedHttpToolsProtocol))
+    sockets = None
+    if send_buffer is not None:
+        listening = socket.socket()
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        listening.bind(("127.0.0.1", port))
+        listening.listen(64)
+        sockets = [listening]
     await service.start()
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         await asyncio.sleep(0.01)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}", port)
+            yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}", port,
+                         app.state.events)
     finally:
         app.state.events.close()  # its streams would hold the server's shutdown
         server.should_exit = True
