@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -131,3 +132,31 @@ async def bridge(
         if simulator is not None:
             await simulator.close()
         journal.close()
+
+
+Event = dict[str, Any]  # {"id": int | None, "event": str, "data": {...}} or {"comment": ...}
+
+
+def parse_sse(text: str) -> list[Event]:
+    """Events (and comments) of an SSE body, by the standard's rules."""
+    out: list[Event] = []
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        event: Event = {"id": None, "event": "message", "data": None}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                out.append({"comment": line[1:].strip()})
+                continue
+            name, _, value = line.partition(": ")
+            if name == "id":
+                event["id"] = int(value)
+            elif name == "event":
+                event["event"] = value
+            elif name == "data":
+                event["data"] = json.loads(value)
+            elif name == "retry":
+                event["event"], event["retry"] = "retry", int(value)
+        if event["data"] is not None or "retry" in event:
+            out.append(event)
+    return out

@@ -6,7 +6,6 @@ product's client, so a fault in one cannot hide a fault in the other."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,34 +15,8 @@ import httpx
 from posbridge.client import AsyncClient
 from posbridge.events import EventsConfig
 from posbridge.http.security import AccessPolicy
-from rig import Bridge, bridge, create_body, run
-
-Event = dict[str, Any]  # {"id": int | None, "event": str, "data": {...}} or {"comment": ...}
-
-
-def parse(text: str) -> list[Event]:
-    """Events (and comments) of an SSE body, by the standard's rules."""
-    out: list[Event] = []
-    for block in text.split("\n\n"):
-        if not block.strip():
-            continue
-        event: Event = {"id": None, "event": "message", "data": None}
-        for line in block.split("\n"):
-            if line.startswith(":"):
-                out.append({"comment": line[1:].strip()})
-                continue
-            name, _, value = line.partition(": ")
-            if name == "id":
-                event["id"] = int(value)
-            elif name == "event":
-                event["event"] = value
-            elif name == "data":
-                event["data"] = json.loads(value)
-            elif name == "retry":
-                event["event"], event["retry"] = "retry", int(value)
-        if event["data"] is not None or "retry" in event:
-            out.append(event)
-    return out
+from rig import Bridge, Event, bridge, create_body, run
+from rig import parse_sse as parse
 
 
 async def read_events(b: Bridge, until: Any, *, query: str = "",
