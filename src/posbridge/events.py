@@ -288,7 +288,7 @@ class EventBroker:
         except JournalError as exc:
             log.warning("events: cannot read the journal for a subscriber: %s", exc)
             yield None, sse({"reason": f"{exc.message}; reconnect with Last-Event-ID",
-                             "last_event_id": subscriber.delivered}, "error")
+                             "last_event_id": subscriber.delivered}, "overflow")
         finally:
             self.forget(subscriber)
 
