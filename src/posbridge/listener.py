@@ -35,6 +35,7 @@ from .journal import Journal, Payment, default_path
 from .service import BatchSummary, PaymentService, ServiceConfig, parse_amount
 from .terminal import LinkStatus, TerminalClient
 from .terminals import TerminalChoice, TerminalSpecError, choose_terminal
+from .webhook import WebhookSender
 
 log = logging.getLogger("posbridge")
 
@@ -61,6 +62,7 @@ class ListenerConfig:
     token_source: str = ""  # where the token came from, for the log (never the token)
     access_log: bool = False
     events: EventsConfig = field(default_factory=EventsConfig)  # GET /events limits
+    webhook: tuple[str, str] | None = None  # (url, secret), checked by the caller
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Listener:
         self._error = ""
         self._address = ""
         self._choice: TerminalChoice | None = None
+        self._webhook: WebhookSender | None = None
         self._journal: Journal | None = None
         self._sockets: list[socket.socket] = []
         self._server: Any = None  # uvicorn.Server
@@ -235,6 +238,10 @@ class Listener:
                  f"; extra host names: {', '.join(sorted(policy.allowed_hosts))}"
                  if policy.allowed_hosts else "")
         await self.service.start()
+        if config.webhook is not None:
+            self._webhook = WebhookSender(self._journal, *config.webhook)
+            self._webhook.start()
+            log.info("webhook: every journal event to %s", config.webhook[0])
         # uvicorn's serve() binds nothing here (it gets our sockets) and takes SIGINT and
         # SIGTERM only when it runs in the main thread, as `posbridge serve` does.
         self._serving = asyncio.create_task(self._server.serve(sockets=self._sockets),
@@ -300,6 +307,9 @@ class Listener:
                     # A KeyboardInterrupt or cancellation while serving: close the link and
                     # the journal first, then let it go on.
                     interrupted = exc
+            if self._webhook is not None:
+                await self._webhook.stop()
+                self._webhook = None
             if self.service is not None:
                 await self.service.stop()
             if self._choice is not None:

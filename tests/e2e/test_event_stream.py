@@ -212,3 +212,91 @@ def test_a_web_page_subscribes_only_from_an_allowed_origin(tmp_path: Path) -> No
     assert evil == "error,", evil
     assert good == f"stream:0,unknown:{ids[0]},pending:{ids[1]},approved:{ids[2]}", good
     assert "FORBIDDEN_ORIGIN" in log
+
+
+# -- the webhook -------------------------------------------------------------------------
+
+SECRET = "webhook-secret-0123456789"
+
+
+class Receiver:
+    """The POS's own local server: records every delivery (body and signature header)."""
+
+    def __init__(self, port: int) -> None:
+        import http.server
+
+        got = self.got = []  # type: list[tuple[bytes, str]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.append((body, self.headers.get("X-Posbridge-Signature", "")))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_webhook_delivers_every_event_signed_and_in_order_after_being_down(
+        tmp_path: Path) -> None:
+    """The receiver is down while payments run and the bridge is killed and restarted;
+    when it comes up, every journal event arrives, signed, in journal order."""
+    import hashlib
+    import hmac
+
+    port = free_port()
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    stack = Stack(tmp_path, customer_delay=0.2, bridge_args=(
+        "--webhook", f"http://127.0.0.1:{port}/hook", "--webhook-secret-file",
+        str(secret_file)))
+    with stack.running():
+        pay(stack, "wh-1")
+        stack.wait_status("wh-1", "approved")
+        stack.bridge.stop(signal.SIGKILL)  # nothing delivered yet: the cursor is journaled
+        stack.bridge.start()
+        stack.wait_connected()
+        pay(stack, "wh-2", "1.05")
+        stack.wait_status("wh-2", "declined")
+        time.sleep(1.0)  # a few failed attempts
+        receiver = Receiver(port)
+        try:
+            everything = journal_ids(stack.journal)
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                if [json.loads(b)["id"] for b, _ in receiver.got][-1:] == everything[-1:]:
+                    break
+                time.sleep(0.1)
+            got = list(receiver.got)
+        finally:
+            receiver.close()
+        log = stack.bridge.text()
+    ids = [json.loads(body)["id"] for body, _ in got]
+    assert ids == everything, (ids, everything)  # every one, once, in journal order
+    for body, header in got:
+        want = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(header, want)
+    first = json.loads(got[0][0])
+    assert (first["event"], first["data"]["ref"], first["data"]["to_status"]) == (
+        "payment", "wh-1", "unknown")
+    assert "not delivered" in log
+
+
+def test_a_webhook_beyond_this_pc_is_refused_at_start(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET)
+    done = subprocess.run([sys.executable, "-m", "posbridge", "serve", "--terminal",
+                           "simulator", "--port", str(free_port()), "--journal",
+                           str(tmp_path / "j.sqlite3"), "--webhook",
+                           "http://pos.example:9000/hook", "--webhook-secret-file",
+                           str(secret_file)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "only to this PC" in done.stderr
