@@ -16,7 +16,7 @@ subscriber. A subscriber whose buffer is full has fallen behind (its connection 
 reading): its buffer is dropped and replaced by one final ``overflow`` event naming the
 last id it was given; the stream then ends and the client reconnects from that id, reading
 what it missed from the journal at its own pace. A subscriber that cannot even take that
-final event within ``stall_timeout`` is cut off.
+final event (no write completes for ``stall_timeout``) is cut off by the HTTP layer.
 
 Terminal events (the link going up or down, with the reason) are not journal rows: they
 describe the terminal now, not the money. They are sent to every subscriber without an
@@ -59,8 +59,8 @@ class EventsConfig:
     max_subscribers: int = 64
     #: Events buffered for one subscriber before it counts as fallen behind.
     queue_size: int = 256
-    #: Seconds a subscriber that has fallen behind has to take its final overflow event
-    #: before its connection is cut.
+    #: Seconds one write to a subscriber may stay blocked (it is not reading at all) before
+    #: its connection is cut.
     stall_timeout: float = 10.0
     #: Events read from the journal at a time while a subscriber catches up.
     page: int = 200
@@ -155,8 +155,6 @@ class Subscriber:
         self._wake = asyncio.Event()
         #: Why the stream ends: "" while it runs, "overflow", "closing" or "gone".
         self.ending = ""
-        #: Set when the connection is to be cut without another write.
-        self.cut = asyncio.Event()
 
     def wants(self, event: JournalEvent) -> bool:
         return event.id > self.cursor and (self.ref is None or event.ref == self.ref)
@@ -184,9 +182,6 @@ class Subscriber:
         self._items.clear()
         self.end("overflow")
         self._broker.forget(self)
-        # If its connection cannot take even the final event, cut it.
-        asyncio.get_running_loop().call_later(self._broker.config.stall_timeout,
-                                              self.cut.set)
 
     async def next(self, timeout: float) -> Item | None:
         """The next buffered item; None after ``timeout`` seconds with nothing (a heartbeat
