@@ -1283,7 +1283,7 @@ export interface operations {
                 ref?: string;
             };
             header?: {
-                /** @description the id of the last event received; wins over ?after */
+                /** @description the id of the last event received; wins over ?after (empty: as if absent) */
                 "Last-Event-ID"?: string;
             };
             path?: never;
@@ -1302,7 +1302,12 @@ export interface operations {
                      *     event: payment
                      *     data: {"event_id":42,"kind":"payment","ref":"invoice-1","at":"2026-12-01T10:00:02.117+00:00","from_status":"pending","to_status":"approved","detail":"reported by the terminal","retrieval_reference_number":"invoice-1","status":"approved","transaction_status":"00","amount":"1.00"}
                      */
-                    "text/event-stream": components["schemas"]["JournalEventData"] | components["schemas"]["LinkEventData"] | components["schemas"]["StreamEventData"] | components["schemas"]["OverflowEventData"];
+                    "text/event-stream": {
+                        id?: string;
+                        event?: string;
+                        data?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description error: INVALID_REQUEST */

@@ -123,8 +123,9 @@ class _SseParser:
         return None
 
 
-class _StreamRefused(Exception):
-    """The bridge has no /events (an older one) or no room for another subscriber."""
+class _StreamRefused(ApiError):
+    """The stream could not be opened (an older bridge without /events, no room for another
+    subscriber, anything but a stream): ``wait_final`` polls instead."""
 
 
 def _stream_headers(last: int | None) -> dict[str, str]:
@@ -135,15 +136,15 @@ def _stream_headers(last: int | None) -> dict[str, str]:
 
 
 def _check_stream(response: httpx.Response, body: bytes) -> None:
-    if response.status_code == 200:
+    if response.status_code == 200 and response.headers.get(
+            "content-type", "").startswith("text/event-stream"):
         return
     try:
         _answer(httpx.Response(response.status_code, content=body))
     except ApiError as exc:
-        if exc.status in (404, 405) or exc.code == "TOO_MANY_SUBSCRIBERS":
-            raise _StreamRefused(str(exc)) from exc
-        raise
-    raise ApiError(response.status_code, {"error_code": "NOT_AN_EVENT_STREAM"})
+        raise _StreamRefused(exc.status, exc.body) from None
+    raise _StreamRefused(response.status_code, {"error_code": "NOT_AN_EVENT_STREAM",
+                                                "message": "GET /events is not a stream"})
 
 
 def _payment_of(event: Event, ref: str) -> Answer | None:

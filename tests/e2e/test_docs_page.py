@@ -1,5 +1,6 @@
 """The bridge's own documentation page works offline: everything it loads comes from the
-bridge, even with an access token set, and a real Chromium renders the five operations."""
+bridge, even with an access token set, and a real Chromium renders the six operations (the
+five commands and GET /events)."""
 
 from __future__ import annotations
 
@@ -39,17 +40,18 @@ def test_the_page_and_its_assets_are_served_by_the_bridge_alone(stack: Stack) ->
         asset = httpx.get(stack.url + source)
         assert asset.status_code == 200 and len(asset.content) > 100, source
     assert httpx.get(stack.url + "/openapi.json").json()["paths"].keys() == {
-        "/CreatePayment", "/CancelPayment", "/QueryPayment", "/VoidPayment", "/SubmitBatch"}
+        "/CreatePayment", "/CancelPayment", "/QueryPayment", "/VoidPayment", "/SubmitBatch",
+        "/events"}
     # The API itself still needs the token.
     assert httpx.post(stack.url + "/QueryPayment", json={}).status_code == 401
 
 
 @pytest.mark.skipif(chromium_path() is None and not os.environ.get("POSBRIDGE_CI"),
                     reason="Chromium is not installed")
-def test_chromium_renders_the_five_operations_offline(stack: Stack, tmp_path: Path) -> None:
+def test_chromium_renders_the_six_operations_offline(stack: Stack, tmp_path: Path) -> None:
     # No proxy and no DNS: any request off this machine would fail, and the page would not
     # render.
     rendered = run_page(stack.url + "/docs", prefix="posbridge API (",
                         extra_args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                                     "--proxy-server=http://127.0.0.1:9"])
-    assert rendered == "5 operations)"
+    assert rendered == "6 operations)"  # the five commands and GET /events

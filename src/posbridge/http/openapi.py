@@ -186,7 +186,17 @@ def _events_operation() -> dict[str, Any]:
             "types may be added), `data:` one JSON object, described by the schema below. "
             "`: hb` comment lines are heartbeats.",
             "content": {"text/event-stream": {
-                "schema": {"oneOf": data},
+                # One SSE event: its fields, `data` being JSON text of one of the schemas.
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                        "event": {"type": "string"},
+                        "data": {"type": "string", "contentMediaType": "application/json",
+                                 "contentSchema": {"oneOf": data}},
+                        "retry": {"type": "integer"},
+                    },
+                },
                 "example": 'id: 42\nevent: payment\ndata: {"event_id":42,"kind":'
                 '"payment","ref":"invoice-1","at":"2026-12-01T10:00:02.117+00:00",'
                 '"from_status":"pending","to_status":"approved","detail":"reported by the '
@@ -215,8 +225,9 @@ def _events_operation() -> dict[str, Any]:
              "description": "only the journal events of this payment (or batch id)",
              "schema": {"type": "string"}},
             {"name": "Last-Event-ID", "in": "header", "required": False,
-             "description": "the id of the last event received; wins over ?after",
-             "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+             "description": "the id of the last event received; wins over ?after (empty: "
+             "as if absent)",
+             "schema": {"type": "string", "pattern": "^[0-9]*$"}},
         ],
         "responses": responses,
     }
