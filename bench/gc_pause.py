@@ -31,9 +31,8 @@ def pauses(n: int = 7) -> list[float]:
 
 
 def main() -> int:
-    from posbridge.http.security import AccessPolicy
-
     from posbridge.http import create_app
+    from posbridge.http.access import AccessPolicy
     from posbridge.journal import Journal
     from posbridge.service import PaymentService, ServiceConfig
     from posbridge.terminal import TerminalClient

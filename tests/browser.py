@@ -148,6 +148,11 @@ class PageServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop = True
+        # close() alone leaves the port listening while the accept thread is blocked in
+        # accept() (it holds the socket): shutdown() wakes it, so the port is free at once
+        # for the next PageServer on it.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
     def _accept(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from posbridge.events import EventBroker, EventsConfig
 from posbridge.http import create_app
 from posbridge.http.access import AccessPolicy
 from posbridge.http.server import uvicorn_config
@@ -52,6 +54,7 @@ class Bridge:
     client: httpx.AsyncClient
     url: str
     port: int
+    events: EventBroker
 
     async def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         headers = kw.pop("headers", HEADERS)
@@ -83,9 +86,13 @@ async def bridge(
     config: ServiceConfig | None = None,
     policy: AccessPolicy | None = None,
     head_timeout: float = 10.0,
+    events: EventsConfig | None = None,
+    send_buffer: int | None = None,
 ) -> AsyncIterator[Bridge]:
     """The whole bridge in this process: journal file, service, uvicorn on a real port, and
-    (unless a connector is given) the simulator over an in-process pipe."""
+    (unless a connector is given) the simulator over an in-process pipe. ``send_buffer``
+    fixes the kernel's send buffer of every accepted connection (SO_SNDBUF, inherited from
+    the listening socket), so a client that stops reading blocks the bridge's writes soon."""
     simulator = None
     if connector is None:
         simulator = TerminalServer(model or TerminalModel(customer_delay=0.2),
@@ -100,19 +107,56 @@ async def bridge(
                                 recovery_interval=0.2),
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(create_app(service, policy), "127.0.0.1", port,
-                                           head_timeout=head_timeout))
+    app = create_app(service, policy, events=events)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, head_timeout=head_timeout))
+    sockets = None
+    if send_buffer is not None:
+        listening = socket.socket()
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        listening.bind(("127.0.0.1", port))
+        listening.listen(64)
+        sockets = [listening]
     await service.start()
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         await asyncio.sleep(0.01)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}", port)
+            yield Bridge(service, journal, simulator, client, f"http://127.0.0.1:{port}", port,
+                         app.state.events)
     finally:
+        app.state.events.close()  # its streams would hold the server's shutdown
         server.should_exit = True
         await serving
         await service.stop()
         if simulator is not None:
             await simulator.close()
         journal.close()
+
+
+Event = dict[str, Any]  # {"id": int | None, "event": str, "data": {...}} or {"comment": ...}
+
+
+def parse_sse(text: str) -> list[Event]:
+    """Events (and comments) of an SSE body, by the standard's rules."""
+    out: list[Event] = []
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        event: Event = {"id": None, "event": "message", "data": None}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                out.append({"comment": line[1:].strip()})
+                continue
+            name, _, value = line.partition(": ")
+            if name == "id":
+                event["id"] = int(value)
+            elif name == "event":
+                event["event"] = value
+            elif name == "data":
+                event["data"] = json.loads(value)
+            elif name == "retry":
+                event["event"], event["retry"] = "retry", int(value)
+        if event["data"] is not None or "retry" in event:
+            out.append(event)
+    return out

@@ -92,8 +92,8 @@ def test_creates_missing_parent_directories(tmp_path: Path) -> None:
     assert path.is_file()
 
 
-def test_schema_version_is_3_and_reopening_keeps_data(journal_path: Path) -> None:
-    assert SCHEMA_VERSION == 3
+def test_schema_version_is_4_and_reopening_keeps_data(journal_path: Path) -> None:
+    assert SCHEMA_VERSION == 4
     j = Journal(journal_path)
     j.create("r1", "1.00", 100, "82")
     j.transition("r1", PENDING, "sent")
@@ -110,7 +110,7 @@ def test_schema_version_is_3_and_reopening_keeps_data(journal_path: Path) -> Non
         finally:
             j.close()
         with raw(journal_path) as db:
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
                                                "WHERE type = 'table'")}
             assert {"payments", "events", "batches", "operations", "refunds",
@@ -206,17 +206,17 @@ def test_newer_schema_version_is_refused(journal_path: Path) -> None:
     j.create("r1", "1.00", 100, "82")
     j.close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 4")
+        db.execute("UPDATE schema_version SET version = 5")
 
-    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 4") as info:
+    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 5") as info:
         Journal(journal_path)
     assert str(journal_path) in str(info.value)
-    assert "knows 3" in str(info.value)
+    assert "knows 4" in str(info.value)
     del info
 
     # Refusing the file left it alone.
     with raw(journal_path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
         assert db.execute("SELECT ref FROM payments").fetchall() == [("r1",)]
 
 
@@ -234,7 +234,7 @@ def _open_fds_on(path: Path) -> list[str]:
 def test_refusing_a_newer_schema_closes_the_file(journal_path: Path) -> None:
     Journal(journal_path).close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 4")
+        db.execute("UPDATE schema_version SET version = 5")
     with pytest.raises(RuntimeError, match="newer posbridge"):
         Journal(journal_path)
     # Closed at once, not whenever the garbage collector gets to the half-built Journal.
@@ -677,3 +677,42 @@ def test_the_owner_lock_follows_the_file_and_is_not_kept_by_a_failed_open(
             Journal(folder)
     folder.rmdir()
     Journal(folder).close()
+
+
+def test_an_event_id_is_never_used_again_after_a_refused_sale_is_removed(
+        journal: Journal) -> None:
+    """/events hands event ids out as resume points: the newest events deleted (a sale the
+    terminal refused) must not let the next event take the same id."""
+    journal.create("kept", "1.00", 100, "82")
+    journal.create("refused", "2.00", 200, "82")
+    handed_out = journal.last_event_id()
+    journal.delete("refused")
+    journal.create("next", "3.00", 300, "82")
+    [event] = journal.events("next")
+    assert event.id > handed_out
+    assert [e.ref for e in journal.events_after(handed_out)] == ["next"]
+
+
+def test_a_version_2_journal_keeps_its_event_ids_through_migrations_3_and_4(
+        journal_path: Path) -> None:
+    from posbridge.journal import _MIGRATIONS
+
+    with raw(journal_path) as db:
+        db.executescript(_MIGRATIONS[0])
+        for statement in _MIGRATIONS[1].split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.executescript("""
+            CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version VALUES (2);
+            INSERT INTO events (id, ref, at, from_status, to_status, detail, kind)
+                VALUES (41, 'b-1', 'a', NULL, 'sent', 'batch', 'batch');
+        """)
+    j = Journal(journal_path)
+    try:
+        [old] = j.events_after(0)
+        assert (old.id, old.kind, old.ref) == (41, "batch", "b-1")
+        j.create("r1", "1.00", 100, "82")
+        assert j.last_event_id() == 42
+    finally:
+        j.close()

@@ -11,6 +11,13 @@
  * Every request and answer type comes from posbridge.d.ts, which openapi-typescript generates
  * from the bridge's openapi.json (`npm run generate`; `npm run check` fails when it is stale).
  *
+ * `subscribe()` follows payments and the terminal as they happen (`GET /events`, over the
+ * browser's EventSource, which resumes from the last event id by itself):
+ *
+ *     const sub = pos.subscribe({ ref: "invoice-1001", after: 0, onEvent: (e) => {
+ *         if (e.type === "payment" && e.data.status === "approved") { ...; sub.close(); }
+ *     } });
+ *
  * Every error answer, and every failure to get one, throws `PosbridgeError`. When its
  * `outcomeUnknown` is true (HTTP 504 TERMINAL_TIMEOUT, 500, no answer at all, or our own
  * timeout) the payment may or may not have started: call `waitForFinal` for the same
@@ -31,9 +38,48 @@ export type RefundPaymentRequest = Schemas["RefundPaymentRequest"];
 export type RefundPaymentResponse = Schemas["RefundPaymentResponse"];
 export type ErrorResponse = Schemas["ErrorResponse"];
 export type PaymentStatus = QueryPaymentResponse["status"];
+export type JournalEventData = Schemas["JournalEventData"];
+export type LinkEventData = Schemas["LinkEventData"];
+export type OverflowEventData = Schemas["OverflowEventData"];
+
+/** One event of `GET /events`. Journal events (payment, cancel, void, batch, and kinds a
+ * later bridge adds, such as refund) carry the journal id; `link` (the terminal link went up
+ * or down) and `overflow` (this stream fell behind and is reopened) carry none. */
+export type PosbridgeEvent =
+    | { type: "link"; id: null; data: LinkEventData }
+    | { type: "overflow"; id: null; data: OverflowEventData }
+    | { type: "payment" | "cancel" | "void" | "batch" | (string & {}); id: number;
+        data: JournalEventData };
+
+/** The event types `subscribe` listens for (EventSource delivers only named types). */
+export const EVENT_TYPES: readonly string[] =
+    ["payment", "cancel", "void", "batch", "refund", "link", "overflow"];
+
+export interface SubscribeOptions {
+    /** Only the journal events of this payment (link events come regardless). */
+    ref?: string;
+    /** First replay the journal's events after this id (0: all of them). Without it, only
+     * what happens from now on. */
+    after?: number;
+    /** Called with every event, in order. */
+    onEvent: (event: PosbridgeEvent) => void;
+    /** Called when the stream fails; `closed` is true when EventSource gave up (an HTTP
+     * error such as 403 FORBIDDEN_ORIGIN or 503 TOO_MANY_SUBSCRIBERS), false while it
+     * reconnects by itself. */
+    onError?: (closed: boolean) => void;
+    /** Another EventSource, e.g. one that sends the access token header (the browser's
+     * EventSource cannot send headers). Default: the global EventSource. */
+    eventSource?: (url: string) => EventSource;
+}
+
+export interface Subscription {
+    /** The journal id of the last event received (where a new subscription would resume). */
+    readonly lastEventId: number | null;
+    close(): void;
+}
 
 /** One of the command paths, with its request and 200 answer as the spec defines them. */
-type Command = keyof paths;
+type Command = Exclude<keyof paths, "/events">;
 type RequestOf<P extends Command> =
     NonNullable<paths[P]["post"]["requestBody"]>["content"]["application/json"];
 type AnswerOf<P extends Command> =
@@ -171,6 +217,42 @@ export class PosbridgeClient {
             }
             await sleep(interval);
         }
+    }
+
+    /** Follow `GET /events`. EventSource reconnects by itself after a dropped connection, a
+     * bridge restart or an overflow, sending the last id it got: the bridge replays from the
+     * journal what came after it, with no gap and no duplicate. */
+    subscribe(options: SubscribeOptions): Subscription {
+        const query = new URLSearchParams();
+        if (options.after !== undefined) query.set("after", String(options.after));
+        if (options.ref !== undefined) query.set("ref", options.ref);
+        const search = query.toString();
+        const url = `${this.baseUrl}/events${search ? "?" + search : ""}`;
+        if (this.headers["Authorization"] && !options.eventSource) {
+            throw new PosbridgeError(0, clientError("TOKEN_NEEDS_EVENTSOURCE",
+                "the browser's EventSource cannot send the access token; pass an " +
+                "eventSource that sends the Authorization header"));
+        }
+        const source = options.eventSource ? options.eventSource(url) : new EventSource(url);
+        let lastEventId: number | null = options.after ?? null;
+        const deliver = (type: string) => (message: MessageEvent<string>) => {
+            const id = type !== "link" && type !== "overflow" && message.lastEventId
+                ? Number(message.lastEventId) : null;
+            if (type === "stream") {
+                lastEventId = Number(message.lastEventId);
+                return;
+            }
+            if (id !== null) lastEventId = id;
+            options.onEvent({ type, id, data: JSON.parse(message.data) } as PosbridgeEvent);
+        };
+        for (const type of [...EVENT_TYPES, "stream"]) {
+            source.addEventListener(type, deliver(type) as EventListener);
+        }
+        source.onerror = () => options.onError?.(source.readyState === EventSource.CLOSED);
+        return {
+            get lastEventId() { return lastEventId; },
+            close: () => source.close(),
+        };
     }
 
     private async post<P extends Command>(path: P, body: RequestOf<P>): Promise<AnswerOf<P>> {

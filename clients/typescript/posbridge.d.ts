@@ -124,6 +124,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description Every journal event (payment status changes, cancel, void, batch) as it is journaled, and the terminal link's state, as Server-Sent Events. Resume with the Last-Event-ID header (EventSource sends it) or ?after=ID: the journal replays what came after, with no gap and no duplicate. docs/api.md, Events.
+         */
+        get: operations["events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -210,6 +230,150 @@ export interface components {
             error_code: string;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * JournalEventData
+         * @description The data of a journal event (SSE ``event:`` payment, cancel, void, batch, or a kind
+         *     added later such as refund; ``id:`` the journal id). A payment's fields are its
+         *     *current* state, as QueryPayment shows it; ``to_status`` is what this event changed.
+         */
+        JournalEventData: {
+            /**
+             * Event Id
+             * @description the journal's id of this event, also its SSE id
+             */
+            event_id: number;
+            /**
+             * Kind
+             * @description payment, cancel, void, batch (more may be added)
+             */
+            kind: string;
+            /**
+             * Ref
+             * @description the payment's reference, or a batch's batch_id
+             */
+            ref: string;
+            /**
+             * At
+             * @description when it was journaled (ISO 8601, UTC)
+             */
+            at: string;
+            /**
+             * From Status
+             * @description payment: the status before (null when created); operation: its state before
+             */
+            from_status: string | null;
+            /**
+             * To Status
+             * @description payment: the status it moved to, as QueryPayment names it; operation: sent, done, refused or not_done
+             */
+            to_status: string;
+            /**
+             * Detail
+             * @description why, for a person
+             */
+            detail: string;
+            /**
+             * Retrieval Reference Number
+             * @default null
+             */
+            retrieval_reference_number: string | null;
+            /**
+             * Condition Code
+             * @default null
+             */
+            condition_code: string | null;
+            /**
+             * Transaction Id
+             * @default null
+             */
+            transaction_id: string | null;
+            /**
+             * Transaction Status
+             * @default null
+             */
+            transaction_status: string | null;
+            /**
+             * Status
+             * @description the payment's status now
+             * @default null
+             */
+            status: ("pending" | "unknown" | "approved" | "declined" | "cancelled" | "timed_out" | "voided" | "failed") | null;
+            /**
+             * Amount
+             * @default null
+             */
+            amount: string | null;
+            /**
+             * Batch Number
+             * @default null
+             */
+            batch_number: number | null;
+            /**
+             * Recovered From Terminal
+             * @default null
+             */
+            recovered_from_terminal: boolean | null;
+            /**
+             * Batch Id
+             * @default null
+             */
+            batch_id: string | null;
+            /**
+             * Count
+             * @default null
+             */
+            count: number | null;
+            /**
+             * Total
+             * @default null
+             */
+            total: string | null;
+            /**
+             * Terminal
+             * @default null
+             */
+            terminal: string | null;
+        };
+        /**
+         * LinkEventData
+         * @description SSE ``event: link`` (no id, not replayed): the terminal link's state, sent when a
+         *     stream opens and whenever the link goes up or down.
+         */
+        LinkEventData: {
+            /**
+             * State
+             * @description connecting, connected or disconnected
+             */
+            state: string;
+            /** Connected */
+            connected: boolean;
+            /**
+             * Reason
+             * @description why the link is down; empty while it is up
+             */
+            reason: string;
+            /**
+             * Serial
+             * @description the terminal's serial, once known
+             */
+            serial: string | null;
+            /**
+             * Link
+             * @description the link, e.g. usb or tcp://host:port
+             */
+            link: string;
+        };
+        /**
+         * OverflowEventData
+         * @description SSE ``event: overflow``, the last event of a stream that fell behind (or could not
+         *     read the journal): reconnect with Last-Event-ID.
+         */
+        OverflowEventData: {
+            /** Reason */
+            reason: string;
+            /** Last Event Id */
+            last_event_id: number;
         };
         /** QueryPaymentRequest */
         QueryPaymentRequest: {
@@ -399,6 +563,17 @@ export interface components {
              * @description true when this answers a repeat of an earlier RefundPayment with the same refund_reference and values
              */
             replayed: boolean;
+        };
+        /**
+         * StreamEventData
+         * @description SSE ``event: stream``, the first event of every stream, whose ``id:`` is the
+         *     journal id the stream resumes after (so that EventSource resumes from there).
+         */
+        StreamEventData: {
+            /** After */
+            after: number;
+            /** Ref */
+            ref: string | null;
         };
         /** SubmitBatchRequest */
         SubmitBatchRequest: Record<string, never>;
@@ -1466,6 +1641,92 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
                         error_code?: "TERMINAL_TIMEOUT";
+                    };
+                };
+            };
+        };
+    };
+    events: {
+        parameters: {
+            query?: {
+                /** @description replay the journal's events after this id (0: all); without it or Last-Event-ID, only events from now on */
+                after?: number;
+                /** @description only the journal events of this payment (or batch id) */
+                ref?: string;
+            };
+            header?: {
+                /** @description the id of the last event received; wins over ?after (empty: as if absent) */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A stream of Server-Sent Events, for as long as the client reads it. Each event: `id:` the journal id (journal events only), `event:` its type (payment, cancel, void, batch, link, stream, overflow; unknown types may be added), `data:` one JSON object, described by the schema below. `: hb` comment lines are heartbeats. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 42
+                     *     event: payment
+                     *     data: {"event_id":42,"kind":"payment","ref":"invoice-1","at":"2026-12-01T10:00:02.117+00:00","from_status":"pending","to_status":"approved","detail":"reported by the terminal","retrieval_reference_number":"invoice-1","status":"approved","transaction_status":"00","amount":"1.00"}
+                     */
+                    "text/event-stream": {
+                        id?: string;
+                        event?: string;
+                        data?: string;
+                        retry?: number;
+                    };
+                };
+            };
+            /** @description error: INVALID_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "INVALID_REQUEST";
+                    };
+                };
+            };
+            /** @description error: UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "UNAUTHORIZED";
+                    };
+                };
+            };
+            /** @description error: FORBIDDEN_HOST, FORBIDDEN_ORIGIN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "FORBIDDEN_HOST" | "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description error: TOO_MANY_SUBSCRIBERS */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "TOO_MANY_SUBSCRIBERS";
                     };
                 };
             };

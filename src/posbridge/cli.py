@@ -80,6 +80,25 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="also write the log to this file (rotated at 5 MB, 5 kept); "
                        "the panel (posbridge gui) logs to "
                        "the user's log folder, see docs/operations.md")
+    events = serve.add_argument_group("events", "GET /events, the stream of payment and "
+                                      "terminal events (docs/api.md)")
+    events.add_argument("--events-max-subscribers", type=int, default=64, metavar="N",
+                        help="event streams served at once (default 64); one more gets 503 "
+                        "TOO_MANY_SUBSCRIBERS")
+    events.add_argument("--events-queue", type=int, default=256, metavar="N",
+                        help="events buffered per subscriber before it counts as fallen "
+                        "behind and its stream ends with an overflow event (default 256)")
+    events.add_argument("--events-heartbeat", type=float, default=15.0, metavar="SECONDS",
+                        help="seconds between heartbeat comments on an idle stream "
+                        "(default 15)")
+    events.add_argument("--webhook", metavar="URL",
+                        help="also POST every journal event to this URL (on this PC, or on "
+                        "a host named with --allow-host), in order, at least once, signed "
+                        "with --webhook-secret-file (docs/api.md, Webhook)")
+    events.add_argument("--webhook-secret-file", metavar="PATH",
+                        help="the webhook's shared secret (first line, at least 16 "
+                        "characters): the X-Posbridge-Signature header is its HMAC-SHA256 "
+                        "of each body")
     access = serve.add_argument_group(
         "access", "who may use the API (docs/security.md). Without these, only programs on "
         "this PC and no web page can use it.")
@@ -172,21 +191,47 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from .events import EventsConfig
     from .listener import Listener, ListenerConfig, ListenerError
 
     policy, token_source = _access_policy(args)
+    webhook = _webhook(args, policy)
     listener = Listener(ListenerConfig(
         terminal=args.terminal, host=args.host, port=args.port,
         journal=Path(args.journal) if args.journal else None,
         terminal_timeout=args.terminal_timeout, max_amount=args.max_amount,
         customer_delay=args.customer_delay, policy=policy, token_source=token_source,
         access_log=args.log_level == "debug",
+        events=EventsConfig(max_subscribers=args.events_max_subscribers,
+                            queue_size=args.events_queue, heartbeat=args.events_heartbeat),
+        webhook=webhook,
     ))
     try:
         await listener.run()
     except ListenerError as exc:
         raise SystemExit(f"posbridge: {exc}") from None
     return 0
+
+
+def _webhook(args: argparse.Namespace, policy: AccessPolicy) -> tuple[str, str] | None:
+    """The webhook's URL and secret, checked, or None; SystemExit saying what is wrong."""
+    from .webhook import WebhookConfigError, check_secret, check_url
+
+    if args.webhook is None:
+        if args.webhook_secret_file is not None:
+            raise SystemExit("posbridge: --webhook-secret-file needs --webhook URL")
+        return None
+    if args.webhook_secret_file is None:
+        raise SystemExit("posbridge: --webhook needs --webhook-secret-file PATH (the shared "
+                         "secret its requests are signed with)")
+    try:
+        with open(args.webhook_secret_file, encoding="utf-8") as f:
+            secret = f.readline().strip()
+        return check_url(args.webhook, policy), check_secret(secret)
+    except OSError as exc:
+        raise SystemExit(f"posbridge: --webhook-secret-file: {exc}") from None
+    except WebhookConfigError as exc:
+        raise SystemExit(f"posbridge: {exc}") from None
 
 
 def _access_policy(args: argparse.Namespace) -> tuple[AccessPolicy, str]:

@@ -8,6 +8,12 @@
         if payment["transaction_status"] == "00":
             ...  # paid
 
+``events()`` follows every payment and the terminal as it happens (``GET /events``), and
+resumes where it left off when the connection drops or the bridge restarts:
+
+    for event in pos.events(ref="invoice-1001", after=0):
+        print(event.event, event.id, event.data.get("status"))
+
 Every error answer raises ``ApiError`` with the HTTP status, the stable ``error_code`` and
 the message; a bridge that cannot be reached raises ``httpx.TransportError``. A 504
 (``TERMINAL_TIMEOUT``) from CreatePayment means the outcome is not known yet: call
@@ -17,8 +23,11 @@ the message; a bridge that cannot be reached raises ``httpx.TransportError``. A 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -70,6 +79,87 @@ def _answer(response: httpx.Response) -> Answer:
 def _refund_body(ref: str, refund_reference: str, amount: str) -> Answer:
     return {"retrieval_reference_number": ref, "refund_reference": refund_reference,
             "amount": amount}
+@dataclass(frozen=True)
+class Event:
+    """One event from ``GET /events``: ``event`` is its type (``payment``, ``cancel``,
+    ``void``, ``batch``, ``link``, ``overflow``, ...), ``id`` the journal id (None for a
+    terminal event, which is not in the journal), ``data`` its JSON."""
+
+    event: str
+    data: Answer
+    id: int | None
+
+
+#: What the parser returns for a comment line (the bridge's heartbeat); never yielded.
+_HEARTBEAT = Event("heartbeat", {}, None)
+#: Seconds between attempts to reopen a stream, doubling up to the second.
+_RECONNECT = (0.25, 5.0)
+#: Seconds without a byte (the bridge sends a heartbeat every 15) before a stream counts
+#: as dead and is reopened.
+_STREAM_SILENCE = 45.0
+
+
+class _SseParser:
+    """The text/event-stream format (the WHATWG HTML standard, 9.2): fields per line, an
+    empty line ends an event, a line starting with ':' is a comment (a heartbeat)."""
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+        self._id: int | None = None
+
+    def feed(self, line: str) -> Event | None:
+        if not line:
+            if not self._data:
+                self._event, self._id = "", None
+                return None
+            event = Event(self._event or "message", json.loads("\n".join(self._data)),
+                          self._id)
+            self._event, self._data, self._id = "", [], None
+            return event
+        if line.startswith(":"):
+            return _HEARTBEAT
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id" and value.isdigit():
+            self._id = int(value)
+        return None
+
+
+class _StreamRefused(ApiError):
+    """The stream could not be opened (an older bridge without /events, no room for another
+    subscriber, anything but a stream): ``wait_final`` polls instead."""
+
+
+def _stream_headers(last: int | None) -> dict[str, str]:
+    headers = {"Accept": "text/event-stream"}
+    if last is not None:
+        headers["Last-Event-ID"] = str(last)
+    return headers
+
+
+def _check_stream(response: httpx.Response, body: bytes) -> None:
+    if response.status_code == 200 and response.headers.get(
+            "content-type", "").startswith("text/event-stream"):
+        return
+    try:
+        _answer(httpx.Response(response.status_code, content=body))
+    except ApiError as exc:
+        raise _StreamRefused(exc.status, exc.body) from None
+    raise _StreamRefused(response.status_code, {"error_code": "NOT_AN_EVENT_STREAM",
+                                                "message": "GET /events is not a stream"})
+
+
+def _payment_of(event: Event, ref: str) -> Answer | None:
+    """The payment's QueryPayment fields in ``event``, if it is about payment ``ref``."""
+    data = event.data
+    if data.get("retrieval_reference_number") != ref or not data.get("status"):
+        return None
+    return data
 
 
 def _create_body(amount: str, ref: str, condition_code: str) -> Answer:
@@ -127,14 +217,83 @@ class Client:
     def health(self) -> Answer:
         return _answer(self._http.get("/health"))
 
+    def events(self, ref: str | None = None, after: int | None = None) -> Iterator[Event]:
+        """Every event from now on (or after the journal id ``after``; 0: the whole
+        history), only those of ``ref`` if given, for ever. When the connection drops, the
+        bridge restarts or the stream ends (an ``overflow`` event, which is yielded), it
+        reconnects and resumes after the last journal id it yielded: no event is missed
+        or repeated. Stop by leaving the loop."""
+        for event in self._events(ref, after, None):
+            if event is not _HEARTBEAT:
+                yield event
+
+    def _events(self, ref: str | None, after: int | None, deadline: float | None,
+                opened: list[bool] | None = None) -> Generator[Event, None, None]:
+        last, delay = after, _RECONNECT[0]
+        params = {"ref": ref} if ref is not None else {}
+        while True:
+            read = _STREAM_SILENCE if deadline is None else min(
+                _STREAM_SILENCE, max(0.05, deadline - time.monotonic()))
+            try:
+                with self._http.stream("GET", "/events", params=params,
+                                       headers=_stream_headers(last),
+                                       timeout=httpx.Timeout(10.0, read=read)) as response:
+                    _check_stream(response, response.read() if response.status_code != 200
+                                  else b"")
+                    if opened is not None:
+                        opened.append(True)
+                    delay = _RECONNECT[0]
+                    parser = _SseParser()
+                    for line in response.iter_lines():
+                        event = parser.feed(line)
+                        if event is None:
+                            continue
+                        if event.event == "stream":
+                            last = event.id if last is None else last
+                            continue
+                        if event.id is not None:
+                            last = event.id
+                        yield event
+                        if event.event == "overflow":
+                            break
+            except httpx.TransportError:
+                if opened is not None and not opened:
+                    raise
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("no final event before the timeout")
+            time.sleep(delay)
+            delay = min(delay * 2, _RECONNECT[1])
+
     def wait_final(self, ref: str, *, poll: float = 0.5, timeout: float | None = None,
-                   progress: Callable[[Answer], None] | None = None) -> Answer:
-        """Query ``ref`` until its status is final; return the last answer. With a
-        ``timeout``, raise TimeoutError (the payment is then still pending or unknown). A
+                   progress: Callable[[Answer], None] | None = None,
+                   events: bool = True) -> Answer:
+        """Wait until the status of ``ref`` is final; return its QueryPayment answer. With
+        a ``timeout``, raise TimeoutError (the payment is then still pending or unknown). A
         bridge that cannot be reached for a while (restarting) is asked again: the outcome
-        of a payment is what this waits for, and giving up early is how a till pays twice."""
+        of a payment is what this waits for, and giving up early is how a till pays twice.
+
+        It follows ``GET /events`` for the payment (told the moment the terminal's result
+        is journaled); when the stream cannot be opened (an older bridge, no room for
+        another subscriber, the bridge not reachable), or with ``events=False``, it
+        queries every ``poll`` seconds instead."""
         deadline = None if timeout is None else time.monotonic() + timeout
         status = "unknown"
+        if events:
+            opened: list[bool] = []
+            try:
+                with contextlib.closing(self._events(ref, 0, deadline, opened)) as stream:
+                    for event in stream:
+                        if _payment_of(event, ref) is None:
+                            continue
+                        status = event.data["status"]
+                        if progress is not None:
+                            progress(event.data)
+                        if status in FINAL:
+                            return self.query_payment(ref)
+            except TimeoutError:
+                raise TimeoutError(f"payment {ref!r} is still {status}") from None
+            except (_StreamRefused, httpx.TransportError):
+                pass  # the stream could not be opened: poll
         while True:
             try:
                 answer = self.query_payment(ref)
@@ -193,12 +352,75 @@ class AsyncClient:
     async def health(self) -> Answer:
         return _answer(await self._http.get("/health"))
 
+    async def events(self, ref: str | None = None, after: int | None = None
+                     ) -> AsyncIterator[Event]:
+        """As ``Client.events``."""
+        async for event in self._events(ref, after, None):
+            if event is not _HEARTBEAT:
+                yield event
+
+    async def _events(self, ref: str | None, after: int | None, deadline: float | None,
+                      opened: list[bool] | None = None) -> AsyncGenerator[Event, None]:
+        loop = asyncio.get_running_loop()
+        last, delay = after, _RECONNECT[0]
+        params = {"ref": ref} if ref is not None else {}
+        while True:
+            read = _STREAM_SILENCE if deadline is None else min(
+                _STREAM_SILENCE, max(0.05, deadline - loop.time()))
+            try:
+                async with self._http.stream("GET", "/events", params=params,
+                                             headers=_stream_headers(last),
+                                             timeout=httpx.Timeout(10.0, read=read)
+                                             ) as response:
+                    _check_stream(response, await response.aread()
+                                  if response.status_code != 200 else b"")
+                    if opened is not None:
+                        opened.append(True)
+                    delay = _RECONNECT[0]
+                    parser = _SseParser()
+                    async for line in response.aiter_lines():
+                        event = parser.feed(line)
+                        if event is None:
+                            continue
+                        if event.event == "stream":
+                            last = event.id if last is None else last
+                            continue
+                        if event.id is not None:
+                            last = event.id
+                        yield event
+                        if event.event == "overflow":
+                            break
+            except httpx.TransportError:
+                if opened is not None and not opened:
+                    raise
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError("no final event before the timeout")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RECONNECT[1])
+
     async def wait_final(self, ref: str, *, poll: float = 0.5, timeout: float | None = None,
-                         progress: Callable[[Answer], None] | None = None) -> Answer:
+                         progress: Callable[[Answer], None] | None = None,
+                         events: bool = True) -> Answer:
         """As ``Client.wait_final``."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         status = "unknown"
+        if events:
+            opened: list[bool] = []
+            try:
+                async with contextlib.aclosing(self._events(ref, 0, deadline, opened)) as stream:
+                    async for event in stream:
+                        if _payment_of(event, ref) is None:
+                            continue
+                        status = event.data["status"]
+                        if progress is not None:
+                            progress(event.data)
+                        if status in FINAL:
+                            return await self.query_payment(ref)
+            except TimeoutError:
+                raise TimeoutError(f"payment {ref!r} is still {status}") from None
+            except (_StreamRefused, httpx.TransportError):
+                pass  # the stream could not be opened: poll
         while True:
             try:
                 answer: Answer | None = await self.query_payment(ref)

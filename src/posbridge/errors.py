@@ -202,6 +202,13 @@ class TooManyConnections(PosBridgeError):
     http_status = 503
 
 
+class TooManySubscribers(PosBridgeError):
+    """GET /events: the bridge already streams to as many subscribers as it allows."""
+
+    code = "TOO_MANY_SUBSCRIBERS"
+    http_status = 503
+
+
 class TerminalTimeout(PosBridgeError):
     """The terminal did not answer in time: the command's outcome is not known."""
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from . import payments
 from .payments import OpKind, OpState, Status
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The status vocabulary and its transition table live in payments.py (pure); they are
 # re-exported here for the journal's readers.
@@ -153,6 +153,32 @@ _MIGRATIONS: list[str] = [
         customer_copy  TEXT NOT NULL,
         at             TEXT NOT NULL,
         UNIQUE (kind, ref, refund_ref)
+    )
+    """,
+    # version 4: an event id is never used twice, and the webhook's delivery cursor.
+    # /events hands ids to subscribers as their resume point (Last-Event-ID); without
+    # AUTOINCREMENT, deleting the newest events (a sale the terminal refused leaves nothing
+    # behind) let the next event take the same id again, and a subscriber resuming after it
+    # would miss that event.
+    """
+    CREATE TABLE events_v3 (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        ref         TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        from_status TEXT,
+        to_status   TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT '',
+        kind        TEXT NOT NULL DEFAULT 'payment'
+    );
+    INSERT INTO events_v3 (id, ref, at, from_status, to_status, detail, kind)
+        SELECT id, ref, at, from_status, to_status, detail, kind FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v3 RENAME TO events;
+    CREATE INDEX events_ref ON events (ref);
+    CREATE TABLE webhook_cursor (
+        url         TEXT PRIMARY KEY,
+        last_id     INTEGER NOT NULL,           -- the last event id the receiver took
+        updated_at  TEXT NOT NULL
     )
     """,
 ]
@@ -531,6 +557,18 @@ class Journal:
     def last_event_id(self) -> int:
         row = self._read_one("SELECT max(id) FROM events", ())
         return int(row[0] or 0) if row else 0
+
+    def webhook_cursor(self, url: str) -> int | None:
+        """The id of the last event delivered to the webhook ``url``, None if never set."""
+        row = self._read_one("SELECT last_id FROM webhook_cursor WHERE url = ?", (url,))
+        return int(row[0]) if row else None
+
+    def set_webhook_cursor(self, url: str, last_id: int) -> None:
+        with self.atomic():
+            self._db.execute(
+                "INSERT INTO webhook_cursor (url, last_id, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET last_id = excluded.last_id, "
+                "updated_at = excluded.updated_at", (url, last_id, _now()))
 
     def unsettled_approved(self) -> list[Payment]:
         rows = self._read(

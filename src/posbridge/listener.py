@@ -33,12 +33,14 @@ import uvicorn
 import uvicorn.server
 
 from . import __version__
+from .events import EventsConfig
 from .http.access import TOKEN_ENV, AccessPolicy, is_loopback_bind
 from .http.server import uvicorn_config
 from .journal import Journal, Payment, default_path
 from .service import BatchSummary, PaymentService, ServiceConfig, parse_amount
 from .terminal import LinkStatus, TerminalClient
 from .terminals import TerminalChoice, TerminalSpecError, choose_terminal
+from .webhook import WebhookSender
 
 log = logging.getLogger("posbridge")
 
@@ -63,6 +65,8 @@ class ListenerConfig:
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     token_source: str = ""  # where the token came from, for the log (never the token)
     access_log: bool = False
+    events: EventsConfig = field(default_factory=EventsConfig)  # GET /events limits
+    webhook: tuple[str, str] | None = None  # (url, secret), checked by the caller
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class Listener:
         self._error = ""
         self._address = ""
         self._choice: TerminalChoice | None = None
+        self._webhook: WebhookSender | None = None
         self._journal: Journal | None = None
         self._sockets: list[socket.socket] = []
         self._server: Any = None  # uvicorn.Server
@@ -215,8 +220,12 @@ class Listener:
             ServiceConfig(max_amount_minor=max_minor, terminal_timeout=config.terminal_timeout),
         )
         self.service.on_fatal = self._on_fatal
-        self._server = _Server(uvicorn_config(create_app(self.service, config.policy),
-                                              config.host, port, access_log=config.access_log))
+        app = create_app(self.service, config.policy, events=config.events)
+        self._server = _Server(uvicorn_config(app, config.host, port,
+                                              access_log=config.access_log))
+        # Event streams never end by themselves: they are ended first, so that the server's
+        # shutdown does not wait for them.
+        self._server.before_shutdown = app.state.events.close
         log.info("posbridge %s: journal %s, terminal %s", __version__, self._journal.path,
                  choice.description)
         policy = config.policy
@@ -226,6 +235,10 @@ class Listener:
                  f"; extra host names: {', '.join(sorted(policy.allowed_hosts))}"
                  if policy.allowed_hosts else "")
         await self.service.start()
+        if config.webhook is not None:
+            self._webhook = WebhookSender(self._journal, *config.webhook)
+            self._webhook.start()
+            log.info("webhook: every journal event to %s", config.webhook[0])
         # uvicorn's serve() binds nothing here (it gets our sockets) and takes SIGINT and
         # SIGTERM only when it runs in the main thread, as `posbridge serve` does.
         self._serving = asyncio.create_task(self._server.serve(sockets=self._sockets),
@@ -295,6 +308,9 @@ class Listener:
                     # A KeyboardInterrupt or cancellation while serving: close the link and
                     # the journal first, then let it go on.
                     interrupted = exc
+            if self._webhook is not None:
+                await self._webhook.stop()
+                self._webhook = None
             if self.service is not None:
                 await self.service.stop()
             if self._choice is not None:
@@ -315,6 +331,16 @@ class _Server(uvicorn.Server):
     again once the HTTP side has shut down. uvicorn does that so the default action ends the
     process, which ended it before the link and the journal were closed; the listener
     closes them, and ``posbridge serve`` then exits 0."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.server_state = _DatedState(config)
+        #: Called when shutting down starts, before waiting for the requests in flight.
+        self.before_shutdown: Callable[[], None] = lambda: None
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.before_shutdown()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self.should_exit and sig == signal.SIGINT:
@@ -342,10 +368,6 @@ class _Server(uvicorn.Server):
             # From a signal handler or another thread (the panel's Stop) as well.
             with contextlib.suppress(RuntimeError):  # the loop is closed
                 loop.call_soon_threadsafe(wake.set)
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.server_state = _DatedState(config)
 
     async def main_loop(self) -> None:
         self._exit_loop, self._exit_wake = asyncio.get_running_loop(), asyncio.Event()

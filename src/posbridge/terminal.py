@@ -121,6 +121,9 @@ class TerminalClient:
         self.on_progress: Callable[[Progress], None] = lambda progress: None
         #: Called each time the link comes up (must not block; schedule work instead).
         self.on_connected: Callable[[Hello], None] = lambda hello: None
+        #: Called after every change of the link's state, with the new status (must not
+        #: block; the events stream publishes link up/down from here).
+        self.state_listeners: list[Callable[[LinkStatus], None]] = []
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -326,3 +329,9 @@ class TerminalClient:
         if state != self._state:
             self._state = state
             self._since = time.time()
+            status = self.status()
+            for listener in self.state_listeners:
+                try:
+                    listener(status)
+                except Exception:  # a subscriber's failure must never end the link
+                    log.exception("link: a state listener failed")

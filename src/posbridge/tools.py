@@ -64,6 +64,11 @@ def add_api_commands(sub: Any) -> None:
     command("batch", "submit the day's batch (SubmitBatch)")
     command("status", "show the terminal, its payment methods and the payment in progress "
             "(GET /health)")
+    watch = command("watch", "follow payments and the terminal as they happen (GET /events), "
+                    "one line per event, until Ctrl+C")
+    watch.add_argument("--ref", help="only the events of this payment")
+    watch.add_argument("--after", type=int, default=None, metavar="ID",
+                       help="first replay the journal's events after this id (0: all)")
 
 
 def add_journal_command(sub: Any, default_journal: str) -> None:
@@ -221,6 +226,8 @@ def _run_api(pos: Any, args: argparse.Namespace) -> int:
         if not args.json:
             print(status_text(answer))
             return EXIT_OK
+    elif args.command == "watch":
+        return _watch(pos, args)
     else:
         answer = pos.submit_batch()
     _print(answer, args.json)
@@ -285,6 +292,7 @@ def _wait(pos: Any, args: argparse.Namespace) -> int:
         last[:] = [state]
 
     try:
+        # Follows GET /events for the payment; polls only if the stream cannot be opened.
         answer = pos.wait_final(args.ref, poll=0.3, timeout=args.timeout, progress=progress)
     except TimeoutError as exc:
         if tty:
@@ -296,6 +304,30 @@ def _wait(pos: Any, args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     _print(answer, args.json)
     return EXIT_OK if answer["status"] == "approved" else EXIT_NOT_PAID
+
+
+def _watch(pos: Any, args: argparse.Namespace) -> int:
+    try:
+        for event in pos.events(ref=args.ref, after=args.after):
+            if args.json:
+                print(json.dumps({"event": event.event, "id": event.id, "data": event.data},
+                                 ensure_ascii=False), flush=True)
+                continue
+            data = event.data
+            if event.event == "link":
+                why = f" ({data['reason']})" if data.get("reason") else ""
+                print(f"link      {data.get('state')}{why}", flush=True)
+            elif event.event == "overflow":
+                print(f"overflow  {data.get('reason')}", flush=True)
+            else:
+                shown = data.get("status") or ""
+                extra = f"  now {shown}" if shown and shown != data.get("to_status") else ""
+                print(f"{event.id:>8}  {data.get('at', '')[:23]}  {event.event:8} "
+                      f"{data.get('ref', '')}  {data.get('from_status') or '-'} -> "
+                      f"{data.get('to_status')}{extra}", flush=True)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
 
 
 def _print(answer: dict[str, Any], as_json: bool) -> None:

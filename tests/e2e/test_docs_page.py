@@ -1,6 +1,6 @@
 """The bridge's own documentation page works offline: everything it loads comes from the
 bridge, even with an access token set, and a real Chromium renders the six operations (the
-reference's five and RefundPayment)."""
+reference's five, RefundPayment and GET /events)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_the_page_and_its_assets_are_served_by_the_bridge_alone(stack: Stack) ->
         assert asset.status_code == 200 and len(asset.content) > 100, source
     assert httpx.get(stack.url + "/openapi.json").json()["paths"].keys() == {
         "/CreatePayment", "/CancelPayment", "/QueryPayment", "/VoidPayment", "/SubmitBatch",
-        "/RefundPayment"}
+        "/RefundPayment", "/events"}
     # The API itself still needs the token.
     assert httpx.post(stack.url + "/QueryPayment", json={}).status_code == 401
 
@@ -54,4 +54,4 @@ def test_chromium_renders_the_six_operations_offline(stack: Stack, tmp_path: Pat
     rendered = run_page(stack.url + "/docs", prefix="posbridge API (",
                         extra_args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                                     "--proxy-server=http://127.0.0.1:9"])
-    assert rendered == "6 operations)"  # the reference's five and RefundPayment
+    assert rendered == "7 operations)"  # the five, RefundPayment and GET /events

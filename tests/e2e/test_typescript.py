@@ -226,3 +226,33 @@ def test_final_statuses_are_the_bridges() -> None:
     match = re.search(r"FINAL_STATUSES: readonly PaymentStatus\[\] =\s*\[([^\]]*)\]", text)
     assert match, "FINAL_STATUSES not found in client.ts"
     assert re.findall(r'"(\w+)"', match.group(1)) == list(journal.FINAL)
+
+
+SUBSCRIBE_PAGE = """<!doctype html><title>working</title><script type="module">
+import { PosbridgeClient } from "./client.js";
+const pos = new PosbridgeClient({ baseUrl: %(bridge)s, timeoutMs: 10000 });
+const ref = "ts-events-" + location.hostname, seen = [];
+const sub = pos.subscribe({ ref, after: 0, onEvent: (e) => {
+  if (e.type === "link") { if (!seen.length) seen.push("link:" + e.data.state); return; }
+  seen.push(e.type + ":" + e.data.to_status + ":" + (e.id > 0));
+  if (e.data.to_status === "approved") {
+    sub.close();
+    document.title = "done:" + seen.join(",") + ":" + (sub.lastEventId === e.id);
+  }
+}, onError: (closed) => { if (closed) document.title = "done:closed"; } });
+setTimeout(() => pos.createPayment({ amount: "2.00", retrieval_reference_number: ref,
+                                     condition_code: "82" }).catch(() => {}), 500);
+</script>"""
+
+
+@pytest.mark.skipif(chromium_path() is None and not CI, reason="Chromium is not installed")
+def test_compiled_subscribe_follows_a_payment_from_a_browser_page(compiled: Path,
+                                                                  stack: Stack) -> None:
+    html = SUBSCRIBE_PAGE % {"bridge": json.dumps(stack.url)}
+    scripts = {"client.js": (compiled / "client.js").read_text()}
+    with PageServer(PAGE_PORT, html, scripts=scripts) as url:
+        assert run_page(url.replace("127.0.0.1", "localhost")) == (
+            "link:connected,payment:unknown:true,payment:pending:true,"
+            "payment:approved:true:true")
+        # From an origin the bridge does not allow, EventSource is refused and gives up.
+        assert run_page(url) == "closed"

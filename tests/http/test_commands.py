@@ -20,7 +20,7 @@ def test_the_table_is_the_references_five_commands_and_refunds() -> None:
     assert [c.method for c in commands.COMMANDS] == [
         "create_payment", "cancel_payment", "query_payment", "void_payment", "submit_batch",
         "refund_payment"]
-    assert list(openapi.build_spec()["paths"]) == PATHS
+    assert list(openapi.build_spec()["paths"]) == [*PATHS, "/events"]
     assert {c.method: c.path for c in commands.COMMANDS} == client._PATH
     assert commands.endpoints_sentence() == (
         "POST /CreatePayment, /CancelPayment, /QueryPayment, /VoidPayment, /SubmitBatch and "

@@ -1,6 +1,6 @@
 """The HTTP adapter: the PC POS USB API over Starlette.
 
-``create_app`` is imported on first use, so that importing ``posbridge.http.security`` (the
+``create_app`` is imported on first use, so that importing ``posbridge.http.access`` (the
 access policy, which the command line needs) does not import the app and its models.
 """
 

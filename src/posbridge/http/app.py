@@ -24,12 +24,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors, methods
+from ..events import EventBroker, EventsConfig
 from ..journal import Payment, Receipt
 from ..logs import escape
 from ..metrics import CONTENT_TYPE, BridgeMetrics
 from ..protocol.messages import Progress
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
+from . import events as event_stream
 from .access import AccessPolicy, Gate
 from .body import BodyReader
 from .commands import COMMANDS, endpoints_sentence
@@ -55,15 +57,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def create_app(
     service: PaymentService, policy: AccessPolicy | None = None,
-    metrics: BridgeMetrics | None = None,
+    metrics: BridgeMetrics | None = None, events: EventsConfig | None = None,
 ) -> Starlette:
     """The API over ``service``, behind the guards of ``policy`` (default: loopback names
     and IP addresses only, no cross-site origin, no token), measured into ``metrics`` (a new
-    BridgeMetrics by default) and served at /metrics."""
+    BridgeMetrics by default) and served at /metrics. ``app.state.events`` is the broker of
+    ``GET /events``: close it before stopping the server, or its streams hold the server's
+    shutdown."""
     policy = policy or AccessPolicy()
     metrics = metrics or BridgeMetrics()
     metrics.watch(service)
     reader = BodyReader()
+    broker = EventBroker(service.journal, service.terminal, events)
 
     def command(
         model: type[Any], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
@@ -180,6 +185,7 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        *event_stream.routes(broker),
         *docs.routes(),
     ]
     middleware = [Middleware(Gate, policy=policy)]
@@ -194,7 +200,8 @@ def create_app(
     )
     # "/CreatePayment/" is a wrong path (404 JSON), not a 307 redirect with an empty body.
     app.router.redirect_slashes = False
-    app.state.metrics = metrics  # for what serves more routes later (the events' subscribers)
+    app.state.metrics = metrics
+    app.state.events = broker
     return app
 
 
@@ -256,7 +263,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     refusal: errors.PosBridgeError
     if exc.status_code == 405:
-        refusal = errors.MethodNotAllowed(f"{shown(request.url.path, 80)} takes POST only")
+        method = "GET" if request.url.path == event_stream.PATH else "POST"
+        refusal = errors.MethodNotAllowed(f"{shown(request.url.path, 80)} takes {method} only")
     elif exc.status_code == 404:
         refusal = errors.RouteNotFound(
             f"no such endpoint {shown(request.url.path, 80)}; the API has "

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__, errors
-from . import models
+from . import events, models
 from .commands import COMMANDS, COMMON, Command
 
 
@@ -21,10 +21,12 @@ def build_spec() -> dict[str, Any]:
     classes: list[type[BaseModel]] = [c.request for c in COMMANDS]
     classes += [c.response for c in COMMANDS]
     classes.append(models.ErrorResponse)
+    classes += events.EVENT_MODELS
     _, defs = models_json_schema([(cls, "validation") for cls in classes],
                                  ref_template="#/components/schemas/{model}")
     schemas = defs["$defs"]
-    paths = {c.path: {"post": _operation(c)} for c in COMMANDS}
+    paths: dict[str, Any] = {c.path: {"post": _operation(c)} for c in COMMANDS}
+    paths[events.PATH] = {"get": _events_operation()}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -97,6 +99,75 @@ def _operation(command: Command) -> dict[str, Any]:
             }},
         },
         "responses": responses,
+    }
+
+
+def _events_operation() -> dict[str, Any]:
+    data = [{"$ref": f"#/components/schemas/{cls.__name__}"} for cls in events.EVENT_MODELS]
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "A stream of Server-Sent Events, for as long as the client "
+            "reads it. Each event: `id:` the journal id (journal events only), `event:` its "
+            "type (payment, cancel, void, batch, link, stream, overflow; unknown "
+            "types may be added), `data:` one JSON object, described by the schema below. "
+            "`: hb` comment lines are heartbeats.",
+            "content": {"text/event-stream": {
+                # One SSE event: its fields, `data` being JSON text of one of the schemas.
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                        "event": {"type": "string"},
+                        "data": {"type": "string", "contentMediaType": "application/json",
+                                 "contentSchema": {"oneOf": data}},
+                        "retry": {"type": "integer"},
+                    },
+                },
+                "example": 'id: 42\nevent: payment\ndata: {"event_id":42,"kind":'
+                '"payment","ref":"invoice-1","at":"2026-12-01T10:00:02.117+00:00",'
+                '"from_status":"pending","to_status":"approved","detail":"reported by the '
+                'terminal","retrieval_reference_number":"invoice-1","status":"approved",'
+                '"transaction_status":"00","amount":"1.00"}\n\n',
+            }},
+        },
+    }
+    for group in ((errors.InvalidRequest,), (errors.Unauthorized,),
+                  (errors.ForbiddenHost, errors.ForbiddenOrigin),
+                  (errors.TooManySubscribers,)):
+        responses[str(group[0].http_status)] = _error_response([c.code for c in group])
+    return {
+        "operationId": "events",
+        "summary": "Events",
+        "description": "Every journal event (payment status changes, cancel, void, batch) "
+        "as it is journaled, and the terminal link's state, as Server-Sent Events. Resume "
+        "with the Last-Event-ID header (EventSource sends it) or ?after=ID: the journal "
+        "replays what came after, with no gap and no duplicate. docs/api.md, Events.",
+        "parameters": [
+            {"name": "after", "in": "query", "required": False,
+             "description": "replay the journal's events after this id (0: all); without "
+             "it or Last-Event-ID, only events from now on",
+             "schema": {"type": "integer", "minimum": 0}},
+            {"name": "ref", "in": "query", "required": False,
+             "description": "only the journal events of this payment (or batch id)",
+             "schema": {"type": "string"}},
+            {"name": "Last-Event-ID", "in": "header", "required": False,
+             "description": "the id of the last event received; wins over ?after (empty: "
+             "as if absent)",
+             "schema": {"type": "string", "pattern": "^[0-9]*$"}},
+        ],
+        "responses": responses,
+    }
+
+
+def _error_response(codes: list[str]) -> dict[str, Any]:
+    return {
+        "description": "error: " + ", ".join(codes),
+        "content": {"application/json": {"schema": {
+            "allOf": [
+                {"$ref": "#/components/schemas/ErrorResponse"},
+                {"properties": {"error_code": {"enum": codes}}},
+            ],
+        }}},
     }
 
 
