@@ -159,10 +159,12 @@ def plan_digest(steps: list[Step]) -> str:
 class Procs:
     """The bridge and the simulator, killed and restarted on demand (from any thread)."""
 
-    def __init__(self, workdir: Path, bug: str, customer_delay: float) -> None:
+    def __init__(self, workdir: Path, bug: str, customer_delay: float,
+                 settle_delay: float = 0.0) -> None:
         self.dir = workdir
         self.bug = bug
         self.customer_delay = customer_delay
+        self.settle_delay = settle_delay
         self.sim_port, self.proxy_port, self.http_port = free_port(), free_port(), free_port()
         self.state = workdir / "terminal.json"
         self.journal = workdir / "journal.sqlite3"
@@ -181,7 +183,8 @@ class Procs:
             self.sim = subprocess.Popen(
                 [sys.executable, "-m", "posbridge", "simulator", "--listen",
                  f"tcp://127.0.0.1:{self.sim_port}", "--customer-delay",
-                 str(self.customer_delay), "--state", str(self.state), "--log-level", "info"],
+                 str(self.customer_delay), "--state", str(self.state), "--log-level", "info",
+                 *(["--settle-delay", str(self.settle_delay)] if self.settle_delay else [])],
                 stdout=out, stderr=subprocess.STDOUT)
 
     def start_bridge(self) -> None:
@@ -275,7 +278,8 @@ class Answer:
     ref: str
     code: int | None  # HTTP status, None when no HTTP answer came
     body: dict[str, Any] | None
-    at: float
+    at: float  # when the answer came
+    sent: float  # when the request was sent
 
 
 @dataclass
@@ -327,15 +331,16 @@ class Run:
 
     def post(self, path: str, body: dict[str, Any], ref: str = "", who: str = "pos",
              client: httpx.Client | None = None) -> tuple[int | None, dict[str, Any]]:
+        sent = time.monotonic()
         try:
             r = (client or self.http).post(self.procs.url + path, json=body, headers=HEADERS)
             code: int | None = r.status_code
             js: dict[str, Any] = r.json()
-        except (httpx.TransportError, ValueError):
-            code, js = None, {}
+        except (httpx.TransportError, ValueError) as exc:
+            code, js = None, {"no_answer": f"{type(exc).__name__}: {exc}"}
         with self.lock:
-            self.answers.append(Answer(who, path, ref, code, js if code else None,
-                                       time.monotonic()))
+            self.answers.append(Answer(who, path, ref, code, js,
+                                       time.monotonic(), sent))
         return code, js
 
     def query(self, ref: str) -> tuple[int | None, dict[str, Any]]:
@@ -485,7 +490,9 @@ class Run:
                 if code is not None and code < 500 and js.get("error_code") != "TERMINAL_BUSY":
                     self.unexpected.append(f"SubmitBatch: {code} {js.get('error_code')}")
                     return
-                time.sleep(0.3)  # 504: submit again (docs/api.md); 503/busy: later
+                # 504: submit again (docs/api.md), after a moment (a late answer may be on
+                # its way); 503 or busy: later.
+                time.sleep(1.0 if code in (None, 504) else 0.3)
             raise Stuck(f"batch {n}: never answered")
         finally:
             self.disarm()
@@ -556,16 +563,28 @@ class Run:
 # -- reconciliation ----------------------------------------------------------------------------
 
 
-def read_journal(path: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """The journal, read-only (it may be of a newer schema: only named columns are used)."""
+@dataclass
+class JournalView:
+    payments: dict[str, dict[str, Any]]
+    batches: list[dict[str, Any]]  # settled batches: batch_number, count, total_minor
+    open_ops: list[dict[str, Any]]  # schema 2: operations still "sent" (outcome not known)
+
+
+def read_journal(path: Path) -> JournalView:
+    """The journal, read-only with sqlite3 (schema 1 or 2: only named columns are used)."""
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         payments = {r["ref"]: dict(r) for r in db.execute("SELECT * FROM payments")}
         batches = [dict(r) for r in db.execute("SELECT * FROM batches")]
+        ops = ([dict(r) for r in db.execute("SELECT * FROM operations WHERE state = 'sent'")]
+               if "operations" in tables else [])
     finally:
         db.close()
-    return payments, batches
+    settled = [b for b in batches if b.get("batch_number") is not None
+               and b.get("state", "done") == "done"]
+    return JournalView(payments, settled, ops)
 
 
 def minor(amount: str) -> int:
@@ -573,9 +592,9 @@ def minor(amount: str) -> int:
     return int(whole) * 100 + int(frac.ljust(2, "0") or "0")
 
 
-def reconcile(run: Run, journal: dict[str, dict[str, Any]], jbatches: list[dict[str, Any]],
-              terminal: dict[str, dict[str, Any]]) -> list[Finding]:
+def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) -> list[Finding]:
     out: list[Finding] = []
+    journal, jbatches = jv.payments, jv.batches
 
     def add(category: str, view: str, ref: str, text: str) -> None:
         out.append(Finding(category, view, ref, text))
@@ -624,6 +643,9 @@ def reconcile(run: Run, journal: dict[str, dict[str, Any]], jbatches: list[dict[
                 "says unsettled")
         elif (jb or 0) != tb:
             add("mismatched", "journal", ref, f"batch: journal {jb}, terminal {tb}")
+    for op in jv.open_ops:
+        add("lost", "journal", str(op["ref"]), f"the {op['kind']} journaled as sent was never "
+            "resolved (its outcome is still unknown to the bridge)")
     # 3. Batches: the terminal's settlements, the journal's batch rows, the POS's answers.
     settled: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
     for t in terminal.values():
@@ -697,8 +719,12 @@ def reconcile(run: Run, journal: dict[str, dict[str, Any]], jbatches: list[dict[
         if t is None:
             add("mismatched", "pos", ref, f"{who} answered {status}; the terminal has no record")
             continue
+        voided_at = run.proxy.voided_at.get(ref)
         if status == "approved" and t["status"] not in ("approved", "voided"):
             add("mismatched", "pos", ref, f"{who} answered approved; terminal {t['status']}")
+        elif status == "approved" and voided_at is not None and a.sent > voided_at + 0.05:
+            add("mismatched", "pos", ref, f"{who} answered approved (paid), asked "
+                f"{a.sent - voided_at:.1f} s after the terminal had voided it")
         elif status in FINAL and status != "approved" and status != t["status"]:
             add("mismatched", "pos", ref, f"{who} answered {status}; terminal {t['status']}")
         txn = a.body.get("transaction_id")
@@ -757,8 +783,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bug", default="none", help="a planted bug (bench/chaos_launcher.py)")
     parser.add_argument("--only-moments", default="", help="comma-separated moments to fault")
     parser.add_argument("--only-kinds", default="", help="comma-separated fault kinds")
-    parser.add_argument("--customer-delay", type=float, default=0.6)
+    parser.add_argument("--customer-delay", type=float, default=0.6,
+                        help="how long the simulated customer takes (cancels need time)")
+    parser.add_argument("--settle-delay", type=float, default=0.0,
+                        help="how long the simulated terminal takes to settle a batch; above "
+                        "the bridge's --terminal-timeout (2 s) every batch answer is late")
     parser.add_argument("--mix", default="", help="override mix weights, e.g. batch=0.2,void=0.5")
+    parser.add_argument("--step-timeout", type=float, default=60.0,
+                        help="the POS gives up on a step after this long (it is then lost)")
     parser.add_argument("--max-seconds", type=float, default=float("inf"),
                         help="stop starting steps after this long (the rest is reported)")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
@@ -786,9 +818,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="posbridge-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    procs = Procs(workdir, args.bug, args.customer_delay)
+    procs = Procs(workdir, args.bug, args.customer_delay, args.settle_delay)
     proxy = Proxy(procs.proxy_port, procs.sim_port, procs.act)
-    run = Run(procs, proxy, max_seconds=args.max_seconds)
+    run = Run(procs, proxy, step_timeout=args.step_timeout, max_seconds=args.max_seconds)
     try:
         procs.start_sim()
         procs.start_bridge()
@@ -798,10 +830,10 @@ def main(argv: list[str] | None = None) -> int:
         proxy.disarm()
         procs.stop()
         proxy.stop()
-    journal, jbatches = read_journal(procs.journal)
+    jv = read_journal(procs.journal)
     state = json.loads(procs.state.read_text())
     terminal = {p["ref"]: p for p in state["payments"]}
-    findings = reconcile(run, journal, jbatches, terminal)
+    findings = reconcile(run, jv, terminal)
     with procs.log_lock:
         logscan = scan_log(procs.log_lines)
 
@@ -832,8 +864,10 @@ def main(argv: list[str] | None = None) -> int:
         "mismatched": by_cat["mismatched"]["count"],
         "findings": by_cat,
         "unexpected": run.unexpected[:10],
+        "no_answer_examples": sorted({str(a.body.get("no_answer")) for a in run.answers
+                                      if a.code is None and a.body})[:5],
         "log": logscan,
-        "journal_payments": len(journal), "terminal_payments": len(terminal),
+        "journal_payments": len(jv.payments), "terminal_payments": len(terminal),
         "seconds": round(elapsed, 1),
         "seconds_per_step": {k: round(v / run.timing_n[k], 2) for k, v in run.timing.items()},
         "workdir": str(workdir),

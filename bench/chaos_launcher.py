@@ -50,18 +50,46 @@ def _lost_void() -> None:
     from posbridge import service
 
     cls: Any = service.PaymentService
-    if not hasattr(cls, "_void_ops"):  # the code before issue 13 already loses voids
-        return
-    raise NotImplementedError("lost_void: adapt to the journal-first void")  # pragma: no cover
+    if not hasattr(cls, "_apply_reply"):
+        return  # the code before issue 13 loses voids already: nothing to plant
+    from posbridge.payments import APPROVED, UNKNOWN, OpKind, OpState
+
+    original = cls.start
+
+    async def start(self: Any) -> None:
+        # The hurried "fix": a void still in flight at start-up surely never happened.
+        for op in self.journal.open_ops(OpKind.VOID):
+            self.journal.close_op(op.id, OpState.NOT_DONE, "planted bug: assumed not done")
+            payment = self.journal.get(op.ref)
+            if payment is not None and payment.status == UNKNOWN:
+                self.journal.transition(op.ref, APPROVED, "planted bug: void assumed not done")
+        await original(self)
+
+    cls.start = start
 
 
 def _drop_late_batch() -> None:
     from posbridge import service
 
     cls: Any = service.PaymentService
-    if not hasattr(cls, "_batch_ops"):  # the code before issue 13 already drops them
-        return
-    raise NotImplementedError("drop_late_batch: adapt")  # pragma: no cover
+    if not hasattr(cls, "_apply_batch"):
+        return  # the code before issue 13 drops late batch answers already
+    original = cls._apply_batch
+
+    def _apply_batch(self: Any, result: Any, sent: Any) -> None:
+        held = self.holder
+        if sent is not None and sent.waiting and held is not None and held.command == "batch":
+            original(self, result, sent)
+            return
+        # The SubmitBatch gave up (504) before this answer came, or it answers recovery's
+        # question: treat the batch as never settled.
+        batch_id = result.batch_id or (sent.ref if sent else "")
+        for op in self.journal.open_ops("batch"):
+            if op.ref == batch_id:
+                self.journal.batch_not_done(op.id, batch_id, "planted bug: late answer dropped")
+        service.log.info("link: late answer %s ignored (planted bug)", result)
+
+    cls._apply_batch = _apply_batch
 
 
 BUGS: dict[str, Callable[[], None]] = {

@@ -62,6 +62,8 @@ class Frame:
     seq: int = 0
     rid: int | None = None
     session: str = ""  # for hello
+    ref: str = ""  # for a reply: the payment it answers
+    accepted: bool = False  # for a reply
 
 
 def classify(payload: bytes) -> Frame:
@@ -82,7 +84,9 @@ def classify(payload: bytes) -> Frame:
             return Frame("data", "other", obj["seq"], rid if isinstance(rid, int) else None)
         return Frame("other")
     if isinstance(msg, Data):
-        return Frame("data", msg.message.KIND, msg.seq, getattr(msg.message, "rid", None))
+        m = msg.message
+        return Frame("data", m.KIND, msg.seq, getattr(m, "rid", None),
+                     ref=getattr(m, "ref", ""), accepted=getattr(m, "accepted", False))
     return Frame(msg.KIND, seq=getattr(msg, "seq", 0), session=getattr(msg, "session", ""))
 
 
@@ -130,6 +134,9 @@ class Proxy:
         self.fired_event = threading.Event()
         self.frames = 0
         self.kinds_seen: dict[str, int] = {}
+        #: When the terminal accepted a void, by reference: what it did, whether or not the
+        #: host ever heard (a reply the proxy then dropped, or sent to a killed host).
+        self.voided_at: dict[str, float] = {}
         self._lock = threading.Lock()
         ready = threading.Event()
         self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True,
@@ -192,9 +199,10 @@ class Proxy:
                     frame = self._on_frame(conn, direction, payload)
                     if frame is not None and conn.state == "open":
                         out.write(frame)
-                if conn.state == "dead":
-                    break
-                await out.drain()
+                # A dead connection is read to its end: what the terminal still says is
+                # observed (a void it accepted), though no longer forwarded.
+                if conn.state == "open":
+                    await out.drain()
         except OSError:
             pass
         finally:
@@ -215,6 +223,9 @@ class Proxy:
         f = classify(payload)
         label = f.inner if f.kind == "data" else f.kind
         self.kinds_seen[label] = self.kinds_seen.get(label, 0) + 1
+        if f.kind == "data" and f.inner == "reply" and f.accepted and direction == T2H and \
+                conn.rids.get(f.rid or 0) == "void":
+            self.voided_at.setdefault(f.ref, time.monotonic())
         if conn.state != "open":
             return None
         if f.kind == "hello" and direction == H2T:
@@ -259,8 +270,10 @@ class Proxy:
         if f.inner == "reply":
             asked = conn.rids.get(f.rid) if f.rid is not None else None
             return {"sale": "sale_reply_lost", "void": "void_answer_lost"}.get(asked or "")
-        return {"result": "result_lost", "query_result": "query_answer_lost",
-                "batch_result": "batch_answer_lost"}.get(f.inner)
+        if f.inner == "batch_result":  # the answer to a SubmitBatch, not to a batch_query
+            asked = conn.rids.get(f.rid) if f.rid is not None else None
+            return "batch_answer_lost" if asked == "batch" else None
+        return {"result": "result_lost", "query_result": "query_answer_lost"}.get(f.inner)
 
     def _record(self, fault: Fault) -> None:
         fault.fired_at = time.monotonic()
