@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from posbridge.journal import (
     ACTIVE,
     APPROVED,
+    BUSY_TIMEOUT_MS,
     CANCELLED,
     DECLINED,
     FAILED,
@@ -73,7 +74,7 @@ def test_connection_uses_wal_and_synchronous_full(journal: Journal, journal_path
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
 
     journal.create("r1", "1.00", 100, "82")
     assert wal_file(journal_path).exists()
@@ -90,12 +91,12 @@ def test_creates_missing_parent_directories(tmp_path: Path) -> None:
     assert path.is_file()
 
 
-def test_schema_version_is_1_and_reopening_keeps_data(journal_path: Path) -> None:
-    assert SCHEMA_VERSION == 1
+def test_schema_version_is_2_and_reopening_keeps_data(journal_path: Path) -> None:
+    assert SCHEMA_VERSION == 2
     j = Journal(journal_path)
     j.create("r1", "1.00", 100, "82")
     j.transition("r1", PENDING, "sent")
-    j.record_batch(7, 0, 0, [])
+    settle(j, 7, [])
     before, events_before = j.get("r1"), j.events("r1")
     j.close()
 
@@ -108,10 +109,44 @@ def test_schema_version_is_1_and_reopening_keeps_data(journal_path: Path) -> Non
         finally:
             j.close()
         with raw(journal_path) as db:
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
                                                "WHERE type = 'table'")}
-            assert {"payments", "events", "batches", "schema_version"} <= tables
+            assert {"payments", "events", "batches", "operations", "schema_version"} <= tables
+
+
+def test_a_version_1_journal_is_migrated_with_its_payments_events_and_batches(
+        journal_path: Path) -> None:
+    """A journal written by the first posbridge (schema 1): built here from that schema,
+    then opened by this one."""
+    from posbridge.journal import _MIGRATIONS
+
+    with raw(journal_path) as db:
+        db.executescript(_MIGRATIONS[0])
+        db.executescript("""
+            CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version VALUES (1);
+            INSERT INTO payments (ref, amount, amount_minor, condition_code, status,
+                response_code, transaction_id, batch_number, created_at, updated_at)
+                VALUES ('old', '5.00', 500, '82', 'approved', '00', 'T9', 3, 'a', 'b');
+            INSERT INTO events (ref, at, from_status, to_status, detail)
+                VALUES ('old', 'a', NULL, 'received', 'amount 5.00');
+            INSERT INTO batches VALUES (3, '2026-11-01T00:00:00Z', 1, 500);
+        """)
+    j = Journal(journal_path)
+    try:
+        old = j.get("old")
+        assert old is not None
+        assert (old.status, old.batch_number, old.origin) == (APPROVED, 3, "pos")
+        [event] = j.events("old")
+        assert (event.kind, event.to_status) == ("payment", RECEIVED)
+        [batch] = j.batches()
+        assert (batch.terminal, batch.batch_number, batch.count, batch.total_minor,
+                batch.state) == ("", 3, 1, 500, "done")
+        assert j.last_batch_number() == 3
+        assert j.open_ops() == []
+    finally:
+        j.close()
 
 
 def test_newer_schema_version_is_refused(journal_path: Path) -> None:
@@ -119,17 +154,17 @@ def test_newer_schema_version_is_refused(journal_path: Path) -> None:
     j.create("r1", "1.00", 100, "82")
     j.close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 2")
+        db.execute("UPDATE schema_version SET version = 3")
 
-    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 2") as info:
+    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 3") as info:
         Journal(journal_path)
     assert str(journal_path) in str(info.value)
-    assert "knows 1" in str(info.value)
+    assert "knows 2" in str(info.value)
     del info
 
     # Refusing the file left it alone.
     with raw(journal_path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert db.execute("SELECT ref FROM payments").fetchall() == [("r1",)]
 
 
@@ -147,7 +182,7 @@ def _open_fds_on(path: Path) -> list[str]:
 def test_refusing_a_newer_schema_closes_the_file(journal_path: Path) -> None:
     Journal(journal_path).close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 2")
+        db.execute("UPDATE schema_version SET version = 3")
     with pytest.raises(RuntimeError, match="newer posbridge"):
         Journal(journal_path)
     # Closed at once, not whenever the garbage collector gets to the half-built Journal.
@@ -328,6 +363,14 @@ def test_delete_removes_payment_and_events(journal: Journal) -> None:
     assert journal.create("r1", "3.00", 300, "82").status == RECEIVED
 
 
+def settle(journal: Journal, number: int, refs: list[str], total: int = 0,
+           terminal: str = "T1") -> None:
+    """A batch as the service records it: journaled as sent, then settled."""
+    batch_id = f"b-{terminal}-{number}"
+    op = journal.begin_batch(batch_id, terminal)
+    journal.settle_batch(op.id, batch_id, number, len(refs), total, refs, "settled")
+
+
 def _approve(journal: Journal, ref: str, minor: int = 100) -> None:
     journal.create(ref, f"{minor / 100:.2f}", minor, "82")
     journal.transition(ref, APPROVED, response_code="00", transaction_id=f"T-{ref}")
@@ -340,7 +383,7 @@ def test_record_batch_settles_each_payment_once(journal: Journal) -> None:
     journal.create("d", "1.00", 100, "82")  # still active: never settled
     assert {p.ref for p in journal.unsettled_approved()} == {"a", "b", "c"}
 
-    journal.record_batch(1, 2, 200, ["a", "b"])
+    settle(journal, 1, ["a", "b"], 200)
     assert journal.last_batch_number() == 1
     assert journal.get("a").batch_number == 1  # type: ignore[union-attr]
     assert journal.get("b").batch_number == 1  # type: ignore[union-attr]
@@ -348,14 +391,15 @@ def test_record_batch_settles_each_payment_once(journal: Journal) -> None:
     assert [p.ref for p in journal.unsettled_approved()] == ["c"]
 
     # A later batch naming an already settled payment does not move it.
-    journal.record_batch(2, 2, 200, ["b", "c"])
+    settle(journal, 2, ["b", "c"], 200)
     assert journal.get("b").batch_number == 1  # type: ignore[union-attr]
     assert journal.get("c").batch_number == 2  # type: ignore[union-attr]
     assert journal.unsettled_approved() == []
     assert journal.last_batch_number() == 2
     with raw(journal.path) as db:
-        assert db.execute("SELECT batch_number, count, total_minor FROM batches "
-                          "ORDER BY batch_number").fetchall() == [(1, 2, 200), (2, 2, 200)]
+        assert db.execute("SELECT terminal, batch_number, count, total_minor FROM batches "
+                          "ORDER BY batch_number").fetchall() == [("T1", 1, 2, 200),
+                                                                   ("T1", 2, 2, 200)]
 
     # Settling writes no status event.
     assert [e.to_status for e in journal.events("a")] == [RECEIVED, APPROVED]
@@ -535,7 +579,7 @@ def test_cached_reads_always_show_the_last_write(journal: Journal) -> None:
     assert journal.get("r1").status == PENDING  # type: ignore[union-attr]
     journal.transition("r1", APPROVED, response_code="00", transaction_id="T1")
     assert journal.get("r1").status == APPROVED  # type: ignore[union-attr]
-    journal.record_batch(3, 1, 100, ["r1"])
+    settle(journal, 3, ["r1"], 100)
     assert journal.get("r1").batch_number == 3  # type: ignore[union-attr]
     # A write that fails leaves the cache consistent with the file.
     with pytest.raises(IllegalTransition):

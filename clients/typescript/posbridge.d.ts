@@ -228,6 +228,11 @@ export interface components {
             amount: string;
             /** Batch Number */
             batch_number: number | null;
+            /**
+             * Recovered From Terminal
+             * @description true when the journal had no record of this payment and posbridge brought it back from the terminal's own record
+             */
+            recovered_from_terminal: boolean;
         };
         /** SubmitBatchRequest */
         SubmitBatchRequest: Record<string, never>;
@@ -246,6 +251,16 @@ export interface components {
             count: number;
             /** Total */
             total: string;
+            /**
+             * Batch Id
+             * @description posbridge's id for this batch, journaled before it was sent to the terminal
+             */
+            batch_id: string;
+            /**
+             * Replayed
+             * @description true when this answers a SubmitBatch whose answer was lost: the batch it settled, not a new one
+             */
+            replayed: boolean;
         };
         /** VoidPaymentRequest */
         VoidPaymentRequest: {
@@ -421,7 +436,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -429,7 +444,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -576,7 +591,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -584,7 +599,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -638,7 +653,8 @@ export interface operations {
                      *       "transaction_status": "00",
                      *       "status": "approved",
                      *       "amount": "1.00",
-                     *       "batch_number": null
+                     *       "batch_number": null,
+                     *       "recovered_from_terminal": false
                      *     }
                      */
                     "application/json": components["schemas"]["QueryPaymentResponse"];
@@ -737,6 +753,18 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
                         error_code?: "INTERNAL_ERROR";
+                    };
+                };
+            };
+            /** @description error: JOURNAL_UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {unknown} */
+                        error_code?: "JOURNAL_UNAVAILABLE";
                     };
                 };
             };
@@ -887,7 +915,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -895,7 +923,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };
@@ -941,7 +969,9 @@ export interface operations {
                      *       "message": "Submit batch command processed",
                      *       "batch_number": 1,
                      *       "count": 12,
-                     *       "total": "231.40"
+                     *       "total": "231.40",
+                     *       "batch_id": "3f9c2a7e51d04b88",
+                     *       "replayed": false
                      *     }
                      */
                     "application/json": components["schemas"]["SubmitBatchResponse"];
@@ -1043,7 +1073,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description error: TERMINAL_NOT_CONNECTED */
+            /** @description error: JOURNAL_UNAVAILABLE, TERMINAL_NOT_CONNECTED */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1051,7 +1081,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {unknown} */
-                        error_code?: "TERMINAL_NOT_CONNECTED";
+                        error_code?: "JOURNAL_UNAVAILABLE" | "TERMINAL_NOT_CONNECTED";
                     };
                 };
             };

@@ -109,6 +109,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--state", metavar="PATH",
                      help="keep the terminal's own payment record in this JSON file so it "
                      "survives a restart (default: in memory only)")
+    sim.add_argument("--settle-delay", type=float, default=0.0, metavar="SECONDS",
+                     help="how long settling a batch takes before the terminal answers "
+                     "(default 0; a real terminal settling with its acquirer can take over 5)")
     sim.add_argument("--serial", default="SIM-000001", help="the terminal's serial number")
     sim.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
@@ -197,7 +200,7 @@ async def _simulator(args: argparse.Namespace) -> int:
     host, port = parse_tcp_url(args.listen)
     codes = tuple(c.strip() for c in args.condition_codes.split(",") if c.strip())
     model = TerminalModel(customer_delay=args.customer_delay, condition_codes=codes,
-                          state_path=args.state)
+                          state_path=args.state, settle_delay=args.settle_delay)
     server = TerminalServer(model, serial=args.serial)
     tcp = await server.listen_tcp(host, port)
     log.info("simulator: listening on tcp://%s:%d (condition codes %s)", host, port,

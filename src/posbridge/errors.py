@@ -164,6 +164,14 @@ class TerminalNotConnected(PosBridgeError):
     http_status = 503
 
 
+class JournalUnavailable(PosBridgeError):
+    """posbridge cannot write its journal (disk full, a write lock held by another program,
+    the file deleted or replaced): no money command is sent until it can."""
+
+    code = "JOURNAL_UNAVAILABLE"
+    http_status = 503
+
+
 class TerminalTimeout(PosBridgeError):
     """The terminal did not answer in time: the command's outcome is not known."""
 

@@ -1,14 +1,23 @@
 """The payment journal: SQLite in WAL mode, written before anything goes to the terminal.
 
 Every payment is one row of ``payments``; every change of its status is one row of
-``events`` written in the same transaction, with the time and why. ``synchronous=FULL``
-makes each commit durable before the call returns, so a state the POS has been told about
-survives a crash or a power cut. Batches are rows of ``batches``; a settled payment carries
-its batch number.
+``events`` written in the same transaction, with the time and why. Every other command that
+moves or settles money (cancel, void, batch) is a row of ``operations``, journaled as
+``sent`` before it goes to the terminal and closed when its outcome is known; its changes
+are ``events`` too (``kind`` names the operation), so the events table is the one ordered
+history of everything, with a monotonic id (what ``/events`` streams). Batches are rows of
+``batches``, keyed by the terminal's serial and its batch number, and by the id posbridge
+chose for the batch before sending it. ``synchronous=FULL`` makes each commit durable before
+the call returns, so a state the POS has been told about survives a crash or a power cut.
 
-The allowed status changes are the table ``TRANSITIONS`` below; anything else is refused
-with ``IllegalTransition`` (a bug or a confused terminal, logged by the caller), so the
-journal can never move a paid payment back to unpaid by accident.
+The allowed status changes are ``payments.TRANSITIONS``; anything else is refused with
+``IllegalTransition`` (a bug or a confused terminal, logged by the caller).
+
+Failures of the journal itself (disk full, a file size limit, another process holding a
+write lock, the file deleted or replaced) are raised as ``JournalError`` naming the
+file and the OS's error, never as a bare sqlite3 error: the service refuses money commands
+while they last and retries. SQLite's busy wait is bounded (``BUSY_TIMEOUT_MS``) because the
+journal is used on the event loop's thread.
 
 One Journal object is used from one thread (the event loop's), and one process at a time
 owns a journal file for writing: it holds a lock on ``<journal>.lock`` while open, and a
@@ -26,39 +35,27 @@ import contextlib
 import os
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from . import payments
+from .payments import OpKind, OpState, Status
 
-# Statuses kept in the journal. "received" is written before the sale is sent; the POS
-# sees it as "unknown" (it may or may not have reached the terminal).
-RECEIVED = "received"
-PENDING = "pending"
-UNKNOWN = "unknown"
-APPROVED = "approved"
-DECLINED = "declined"
-CANCELLED = "cancelled"
-TIMED_OUT = "timed_out"
-VOIDED = "voided"
-FAILED = "failed"
+SCHEMA_VERSION = 2
 
-ACTIVE = (RECEIVED, PENDING, UNKNOWN)
-FINAL = (APPROVED, DECLINED, CANCELLED, TIMED_OUT, VOIDED, FAILED)
-_TERMINAL_OUTCOMES = {APPROVED, DECLINED, CANCELLED, TIMED_OUT}
+# The status vocabulary and its transition table live in payments.py (pure); they are
+# re-exported here for the journal's readers.
+ACTIVE = payments.ACTIVE
+FINAL = payments.FINAL
+TRANSITIONS = payments.TRANSITIONS
+RECEIVED, PENDING, UNKNOWN = Status.RECEIVED, Status.PENDING, Status.UNKNOWN
+APPROVED, DECLINED, CANCELLED = Status.APPROVED, Status.DECLINED, Status.CANCELLED
+TIMED_OUT, VOIDED, FAILED = Status.TIMED_OUT, Status.VOIDED, Status.FAILED
 
-TRANSITIONS: dict[str, set[str]] = {
-    RECEIVED: {PENDING, UNKNOWN, FAILED} | _TERMINAL_OUTCOMES,
-    PENDING: {UNKNOWN, FAILED} | _TERMINAL_OUTCOMES,  # FAILED: the terminal has no record
-    UNKNOWN: {PENDING, FAILED, VOIDED} | _TERMINAL_OUTCOMES,
-    APPROVED: {VOIDED, UNKNOWN},  # UNKNOWN: a void whose answer was lost
-    FAILED: {RECEIVED},  # the same request sent again restarts it
-    DECLINED: set(),
-    CANCELLED: set(),
-    TIMED_OUT: set(),
-    VOIDED: set(),
-}
+#: The longest SQLite waits for another process's write lock, on the event loop's thread.
+BUSY_TIMEOUT_MS = 100
 
 _MIGRATIONS: list[str] = [
     # version 1
@@ -93,6 +90,40 @@ _MIGRATIONS: list[str] = [
         total_minor  INTEGER NOT NULL
     );
     """,
+    # version 2: operations journaled before they are sent; batches keyed by terminal.
+    """
+    ALTER TABLE payments ADD COLUMN origin TEXT NOT NULL DEFAULT 'pos';
+    ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'payment';
+    CREATE TABLE operations (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,              -- cancel, void, batch
+        ref         TEXT NOT NULL,              -- the payment's reference, or a batch's id
+        state       TEXT NOT NULL,              -- sent, done, refused, not_done
+        detail      TEXT NOT NULL DEFAULT '',
+        answered    INTEGER NOT NULL DEFAULT 0, -- the POS was given its outcome
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX operations_open ON operations (state) WHERE state = 'sent';
+    CREATE TABLE batches_v2 (
+        id           INTEGER PRIMARY KEY,
+        batch_id     TEXT NOT NULL UNIQUE,      -- chosen by posbridge before sending
+        terminal     TEXT NOT NULL,             -- the terminal's serial
+        batch_number INTEGER,                   -- the terminal's number, once known
+        state        TEXT NOT NULL,             -- sent, done, not_done
+        count        INTEGER NOT NULL DEFAULT 0,
+        total_minor  INTEGER NOT NULL DEFAULT 0,
+        submitted_at TEXT NOT NULL,
+        settled_at   TEXT,
+        UNIQUE (terminal, batch_number)
+    );
+    INSERT INTO batches_v2 (batch_id, terminal, batch_number, state, count, total_minor,
+                            submitted_at, settled_at)
+        SELECT 'v1-' || batch_number, '', batch_number, 'done', count, total_minor,
+               submitted_at, submitted_at FROM batches;
+    DROP TABLE batches;
+    ALTER TABLE batches_v2 RENAME TO batches
+    """,
 ]
 
 
@@ -100,10 +131,25 @@ _MIGRATIONS: list[str] = [
 _SETTLE = (
     "UPDATE payments SET batch_number = ?, updated_at = ? WHERE ref = ? AND batch_number IS NULL"
 )
+_PAYMENT_COLUMNS = ("ref, amount, amount_minor, condition_code, status, response_code, "
+                    "transaction_id, batch_number, created_at, updated_at, origin")
 
 
 class IllegalTransition(Exception):
     pass
+
+
+class JournalError(Exception):
+    """The journal cannot be written (or read): the message names the file and the error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class JournalReplaced(JournalError):
+    """The journal file was deleted or replaced under the running bridge: what it holds is
+    no longer what this process wrote. Not healable in place: the process must restart."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +164,7 @@ class Payment:
     batch_number: int | None
     created_at: str
     updated_at: str
+    origin: str = "pos"  # "terminal": brought back into the journal from the terminal
 
     @property
     def active(self) -> bool:
@@ -131,6 +178,37 @@ class JournalEvent:
     from_status: str | None
     to_status: str
     detail: str
+    id: int = 0
+    kind: str = "payment"  # payment, or the operation: cancel, void, batch
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: int
+    kind: str
+    ref: str
+    state: str
+    detail: str
+    answered: int
+    created_at: str
+    updated_at: str
+
+    @property
+    def open(self) -> bool:
+        return self.state == OpState.SENT
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: int
+    batch_id: str
+    terminal: str
+    batch_number: int | None
+    state: str
+    count: int
+    total_minor: int
+    submitted_at: str
+    settled_at: str | None
 
 
 def _now() -> str:
@@ -158,6 +236,12 @@ class Journal:
         self.path = Path(path)
         self._cache: dict[str, Payment] | None = None
         self._lock_fd: int | None = None
+        self._depth = 0  # nesting of atomic()
+        self._identity: tuple[int, int] | None = None
+        #: The last write failure, "" while writes succeed.
+        self.last_error = ""
+        #: Called after each committed write transaction (the events stream wakes on it).
+        self.listeners: list[Callable[[], None]] = []
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no journal at {self.path}")
@@ -178,13 +262,14 @@ class Journal:
             raise
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute("PRAGMA busy_timeout = 5000")
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise RuntimeError(f"{self.path}: SQLite could not use WAL mode (got {mode})")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self._identity = _identity(self.path)
         except BaseException:
             self._db.close()  # a refused file must not stay open (and locked on Windows)
             self._release()
@@ -238,13 +323,42 @@ class Journal:
             db.execute("ROLLBACK")
             raise
 
+    # -- health -----------------------------------------------------------------------
+
+    def check_file(self) -> None:
+        """Raise JournalReplaced if the file this journal opened was deleted or replaced."""
+        if self._identity is None:
+            return
+        try:
+            now = _identity(self.path)
+        except FileNotFoundError:
+            raise JournalReplaced(
+                f"the journal {self.path} was deleted while posbridge was running"
+            ) from None
+        except OSError as exc:
+            raise JournalError(f"cannot see the journal {self.path}: {exc}") from None
+        if now != self._identity:
+            raise JournalReplaced(
+                f"the journal {self.path} was replaced by another file while posbridge was "
+                "running"
+            )
+
+    def probe(self) -> None:
+        """Write and commit a little, to learn whether the journal can be written again."""
+        with self.atomic():
+            self._db.execute("CREATE TABLE IF NOT EXISTS probe (at TEXT)")
+            self._db.execute("DELETE FROM probe")
+            self._db.execute("INSERT INTO probe VALUES (?)", (_now(),))
+
     # -- reads ------------------------------------------------------------------------
 
     def get(self, ref: str) -> Payment | None:
-        cache = self._cache
+        # Inside a write transaction the file is changing under this very connection: read
+        # it, and keep nothing (the cache is emptied when the transaction ends anyway).
+        cache = self._cache if not self._depth else None
         if cache is not None and (hit := cache.get(ref)) is not None:
             return hit
-        row = self._db.execute("SELECT * FROM payments WHERE ref = ?", (ref,)).fetchone()
+        row = self._read_one(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE ref = ?", (ref,))
         if row is None:
             return None
         payment = Payment(**row)
@@ -256,9 +370,10 @@ class Journal:
 
     def active(self) -> list[Payment]:
         """Payments whose outcome is not final, oldest first."""
-        rows = self._db.execute(
-            "SELECT * FROM payments WHERE status IN (?, ?, ?) ORDER BY created_at, rowid", ACTIVE
-        ).fetchall()
+        rows = self._read(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status IN (?, ?, ?) "
+            "ORDER BY created_at, rowid", tuple(ACTIVE)
+        )
         return [Payment(**row) for row in rows]
 
     def recent(
@@ -275,42 +390,170 @@ class Journal:
             conditions.append("instr(lower(ref), lower(?)) > 0")
             params.append(ref_contains)
         where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-        rows = self._db.execute(
-            f"SELECT * FROM payments {where}ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        rows = self._read(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments {where}"
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*params, limit),
-        ).fetchall()
+        )
         return [Payment(**row) for row in rows]
 
     def events(self, ref: str) -> list[JournalEvent]:
-        rows = self._db.execute(
-            "SELECT ref, at, from_status, to_status, detail FROM events WHERE ref = ? "
-            "ORDER BY id",
+        rows = self._read(
+            "SELECT id, kind, ref, at, from_status, to_status, detail FROM events "
+            "WHERE ref = ? ORDER BY id",
             (ref,),
-        ).fetchall()
+        )
         return [JournalEvent(**row) for row in rows]
 
+    def events_after(
+        self, after: int, limit: int = 500, ref: str | None = None
+    ) -> list[JournalEvent]:
+        """Events with an id above ``after``, in id order (the journal's one history)."""
+        if ref is None:
+            rows = self._read(
+                "SELECT id, kind, ref, at, from_status, to_status, detail FROM events "
+                "WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        else:
+            rows = self._read(
+                "SELECT id, kind, ref, at, from_status, to_status, detail FROM events "
+                "WHERE id > ? AND ref = ? ORDER BY id LIMIT ?", (after, ref, limit))
+        return [JournalEvent(**row) for row in rows]
+
+    def last_event_id(self) -> int:
+        row = self._read_one("SELECT max(id) FROM events", ())
+        return int(row[0] or 0) if row else 0
+
     def unsettled_approved(self) -> list[Payment]:
-        rows = self._db.execute(
-            "SELECT * FROM payments WHERE status = ? AND batch_number IS NULL", (APPROVED,)
-        ).fetchall()
+        rows = self._read(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status = ? "
+            "AND batch_number IS NULL", (APPROVED,)
+        )
         return [Payment(**row) for row in rows]
 
     def last_batch_number(self) -> int:
-        row = self._db.execute("SELECT max(batch_number) FROM batches").fetchone()
-        return int(row[0] or 0)
+        row = self._read_one(
+            "SELECT batch_number FROM batches WHERE state = 'done' ORDER BY id DESC LIMIT 1", ())
+        return int(row[0] or 0) if row else 0
 
-    # -- writes -----------------------------------------------------------------------
+    # -- operations -------------------------------------------------------------------
 
-    def create(self, ref: str, amount: str, amount_minor: int, condition_code: str) -> Payment:
+    def op(self, op_id: int) -> Operation | None:
+        row = self._read_one("SELECT * FROM operations WHERE id = ?", (op_id,))
+        return Operation(**row) if row else None
+
+    def open_ops(self, kind: str | None = None) -> list[Operation]:
+        """Operations whose outcome is not known yet, oldest first."""
+        if kind is None:
+            rows = self._read("SELECT * FROM operations WHERE state = 'sent' ORDER BY id", ())
+        else:
+            rows = self._read(
+                "SELECT * FROM operations WHERE state = 'sent' AND kind = ? ORDER BY id",
+                (kind,))
+        return [Operation(**row) for row in rows]
+
+    def last_op(self, kind: str) -> Operation | None:
+        row = self._read_one(
+            "SELECT * FROM operations WHERE kind = ? ORDER BY id DESC LIMIT 1", (kind,))
+        return Operation(**row) if row else None
+
+    def open_op(self, kind: OpKind, ref: str, detail: str) -> Operation:
+        """Journal an operation as ``sent``, before it goes to the terminal."""
+        now = _now()
+        with self.atomic():
+            cur = self._db.execute(
+                "INSERT INTO operations (kind, ref, state, detail, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (kind, ref, OpState.SENT, detail, now, now))
+            op_id = cur.lastrowid
+            assert op_id is not None
+            self._event(ref, now, None, OpState.SENT, detail, kind)
+        op = self.op(op_id)
+        assert op is not None
+        return op
+
+    def close_op(self, op_id: int, state: OpState, detail: str) -> Operation:
+        """Record an operation's outcome; an operation already closed is left as it is."""
+        now = _now()
+        with self.atomic():
+            row = self._db.execute("SELECT kind, ref, state FROM operations WHERE id = ?",
+                                   (op_id,)).fetchone()
+            if row is None:
+                raise IllegalTransition(f"no operation {op_id}")
+            if row["state"] == OpState.SENT and state != OpState.SENT:
+                self._db.execute(
+                    "UPDATE operations SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
+                    (state, detail, now, op_id))
+                self._event(row["ref"], now, row["state"], state, detail, row["kind"])
+        op = self.op(op_id)
+        assert op is not None
+        return op
+
+    def mark_answered(self, op_id: int) -> None:
+        with self.atomic():
+            self._db.execute("UPDATE operations SET answered = 1 WHERE id = ?", (op_id,))
+
+    # -- batches ----------------------------------------------------------------------
+
+    def batch(self, batch_id: str) -> BatchRecord | None:
+        row = self._read_one("SELECT * FROM batches WHERE batch_id = ?", (batch_id,))
+        return BatchRecord(**row) if row else None
+
+    def batches(self) -> list[BatchRecord]:
+        return [BatchRecord(**row) for row in self._read("SELECT * FROM batches ORDER BY id",
+                                                          ())]
+
+    def begin_batch(self, batch_id: str, terminal: str) -> Operation:
+        """Journal a batch as sent (its operation and its row), before it is sent."""
+        now = _now()
+        with self.atomic():
+            self._db.execute(
+                "INSERT INTO batches (batch_id, terminal, state, submitted_at) "
+                "VALUES (?, ?, ?, ?)", (batch_id, terminal, OpState.SENT, now))
+            return self.open_op(OpKind.BATCH, batch_id, f"batch {batch_id} sent to terminal "
+                                f"{terminal or '?'}")
+
+    def settle_batch(
+        self, op_id: int, batch_id: str, batch_number: int, count: int, total_minor: int,
+        refs: list[str], detail: str,
+    ) -> BatchRecord:
+        """Record what the terminal settled in the batch ``batch_id`` and close its
+        operation. Applying the same result twice changes nothing."""
+        now = _now()
+        with self.atomic():
+            row = self._db.execute("SELECT state FROM batches WHERE batch_id = ?",
+                                   (batch_id,)).fetchone()
+            if row is not None and row["state"] != OpState.DONE:
+                self._db.execute(
+                    "UPDATE batches SET batch_number = ?, state = ?, count = ?, "
+                    "total_minor = ?, settled_at = ? WHERE batch_id = ?",
+                    (batch_number, OpState.DONE, count, total_minor, now, batch_id))
+                for ref in refs:
+                    self._db.execute(_SETTLE, (batch_number, now, ref))
+            self.close_op(op_id, OpState.DONE, detail)
+        record = self.batch(batch_id)
+        assert record is not None
+        return record
+
+    def batch_not_done(self, op_id: int, batch_id: str, detail: str) -> None:
+        with self.atomic():
+            self._db.execute("UPDATE batches SET state = ? WHERE batch_id = ? AND state = ?",
+                             (OpState.NOT_DONE, batch_id, OpState.SENT))
+            self.close_op(op_id, OpState.NOT_DONE, detail)
+
+    # -- payments: writes -------------------------------------------------------------
+
+    def create(
+        self, ref: str, amount: str, amount_minor: int, condition_code: str,
+        *, origin: str = "pos", detail: str | None = None,
+    ) -> Payment:
         """Record a new payment as ``received`` (before the sale goes to the terminal)."""
         now = _now()
-        with self._transaction():
+        with self.atomic():
             self._db.execute(
                 "INSERT INTO payments (ref, amount, amount_minor, condition_code, status, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (ref, amount, amount_minor, condition_code, RECEIVED, now, now),
+                "created_at, updated_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (ref, amount, amount_minor, condition_code, RECEIVED, now, now, origin),
             )
-            self._event(ref, now, None, RECEIVED, f"amount {amount}, condition code "
+            self._event(ref, now, None, RECEIVED, detail or f"amount {amount}, condition code "
                         f"{condition_code}")
         payment = self.get(ref)
         assert payment is not None
@@ -318,8 +561,8 @@ class Journal:
 
     def delete(self, ref: str) -> None:
         """Remove a payment the terminal refused: a refused request leaves nothing behind."""
-        with self._transaction():
-            self._db.execute("DELETE FROM events WHERE ref = ?", (ref,))
+        with self.atomic():
+            self._db.execute("DELETE FROM events WHERE ref = ? AND kind = 'payment'", (ref,))
             self._db.execute("DELETE FROM payments WHERE ref = ?", (ref,))
 
     def transition(
@@ -337,14 +580,18 @@ class Journal:
         response code; it writes no event.
         """
         now = _now()
-        with self._transaction():
+        try:
+            to_status = Status(to_status)
+        except ValueError:
+            raise IllegalTransition(f"{ref}: {to_status!r} is not a status") from None
+        with self.atomic():
             row = self._db.execute(
                 "SELECT status, response_code, transaction_id FROM payments WHERE ref = ?",
                 (ref,),
             ).fetchone()
             if row is None:
                 raise IllegalTransition(f"no payment {ref!r}")
-            from_status = row["status"]
+            from_status = Status(row["status"])
             code = row["response_code"] if response_code is None else response_code
             txn = transaction_id if transaction_id else row["transaction_id"]
             if from_status == to_status:
@@ -367,52 +614,100 @@ class Journal:
         assert payment is not None
         return payment
 
-    def record_batch(
-        self, batch_number: int, count: int, total_minor: int, refs: list[str]
-    ) -> None:
-        now = _now()
-        with self._transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
-                (batch_number, now, count, total_minor),
-            )
-            for ref in refs:
-                self._db.execute(_SETTLE, (batch_number, now, ref))
+    def set_origin(self, ref: str, origin: str) -> None:
+        with self.atomic():
+            self._db.execute("UPDATE payments SET origin = ? WHERE ref = ?", (origin, ref))
 
     def mark_settled(self, ref: str, batch_number: int) -> None:
-        with self._transaction():
+        with self.atomic():
             self._db.execute(_SETTLE, (batch_number, _now(), ref))
 
     # -- helpers ----------------------------------------------------------------------
 
     def _event(
-        self, ref: str, at: str, from_status: str | None, to_status: str, detail: str
+        self, ref: str, at: str, from_status: str | None, to_status: str, detail: str,
+        kind: str = "payment",
     ) -> None:
         self._db.execute(
-            "INSERT INTO events (ref, at, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?)",
-            (ref, at, from_status, to_status, detail),
+            "INSERT INTO events (ref, at, from_status, to_status, detail, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (ref, at, from_status, to_status, detail, kind),
         )
 
-    class _Tx:
-        """One write transaction; the cache of ``get`` is emptied when it ends, committed or
-        not. (The journal is used from one thread, and ``get`` is never called inside a
-        transaction, so nothing read while one is open can outlive it in the cache.)"""
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc, "read") from exc
 
-        def __init__(self, journal: Journal) -> None:
-            self.journal = journal
+    def _read_one(self, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
+        try:
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc, "read") from exc
 
-        def __enter__(self) -> None:
-            self.journal._db.execute("BEGIN IMMEDIATE")
+    def _unavailable(self, exc: BaseException, doing: str = "write") -> JournalError:
+        reason = str(exc) or type(exc).__name__
+        error = JournalError(f"cannot {doing} the journal {self.path}: {reason}")
+        if doing == "write":
+            self.last_error = error.message
+        return error
 
-        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One write transaction (nested calls join the outer one). The cache of ``get``
+        is emptied when it ends, committed or not; listeners run after a commit. A failure
+        of the database itself is raised as JournalError."""
+        if self._depth:
+            self._depth += 1
             try:
-                self.journal._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                yield
             finally:
-                if self.journal._cache is not None:
-                    self.journal._cache.clear()
+                self._depth -= 1
+            return
+        self.check_file()
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        self._depth = 1
+        try:
+            try:
+                yield
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and not isinstance(exc,
+                                                                     sqlite3.IntegrityError):
+                    raise self._unavailable(exc) from exc
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise self._unavailable(exc) from exc
+        finally:
+            self._depth = 0
+            if self._cache is not None:
+                self._cache.clear()
+        self.last_error = ""
+        for listener in self.listeners:
+            listener()
 
-    def _transaction(self) -> Journal._Tx:
-        return Journal._Tx(self)
+    # Kept for callers of the journal's first version.
+    _transaction = atomic
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
 
 
 def _lock_owner(path: Path) -> int:

@@ -209,6 +209,7 @@ class Listener:
             self._journal, terminal,
             ServiceConfig(max_amount_minor=max_minor, terminal_timeout=config.terminal_timeout),
         )
+        self.service.on_fatal = self._on_fatal
         self._server = _Server(uvicorn.Config(
             create_app(self.service, config.policy), host=config.host, port=port,
             log_config=None, access_log=config.access_log, server_header=False,
@@ -244,6 +245,12 @@ class Listener:
         """Until the HTTP server stops (a signal, ``request_stop()``, or a failure)."""
         if self._serving is not None:
             await asyncio.shield(self._serving)
+
+    def _on_fatal(self, reason: str) -> None:
+        """The journal is gone for good: stop serving and fail, so that ``posbridge serve``
+        exits non-zero and its service manager starts it again."""
+        self._error = f"stopped: {reason}"
+        self.request_stop()
 
     def request_stop(self) -> None:
         if self._server is not None:

@@ -1,42 +1,59 @@
-"""PaymentService: the five commands and the rules that protect money.
+"""PaymentService: the commands, orchestrated. What an answer *means* is decided in
+``payments.py``; this module owns the lock, "journal first, then the terminal", and recovery.
 
-Order of work for every command that moves money: validate, check the terminal is there and
-free, write the journal, then talk to the terminal. A command refused before the journal is
-written leaves nothing behind; a command whose answer never came leaves the payment
-``unknown`` and the recovery loop asks the terminal what became of it. Nothing here ever
-guesses an outcome.
+Order of work for every command that moves or settles money (sale, cancel, void, batch):
+validate, check that the journal can be written and that the terminal is there and free,
+journal the command as sent, then talk to the terminal. A command refused before the journal
+is written leaves nothing behind. A command whose answer never came leaves its operation
+``sent`` (and the payment ``unknown``), and recovery asks the terminal what became of it.
+Nothing here ever guesses an outcome.
 
-Recovery runs when the link comes up (start-up, reconnect) and then every
-``recovery_interval`` seconds while payments are not final: each one is asked for by
-reference (a Query on the link) and the terminal's answer is journaled.
+Every application message from the terminal is applied to the journal the moment the link
+delivers it (``_on_message``), in the link's order, whether or not a request is still
+waiting for it: a late answer is applied like a timely one, and an older answer can never
+overwrite a newer one. A waiting command reads the journal after its answer came. When the
+journal cannot be written, the messages wait in memory, in order, and are written when it
+heals; meanwhile money commands are refused with JOURNAL_UNAVAILABLE.
+
+Recovery runs when the link comes up (start-up, reconnect) and every ``recovery_interval``
+seconds: every payment not final is asked for by reference, every batch whose answer was
+lost is asked for by the id posbridge gave it, and every cancel or void still open is closed
+from its payment's final state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import logging
-import re
-from dataclasses import dataclass
-from typing import TypeVar
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from . import errors
-from .journal import (
+from . import errors, payments
+from .journal import IllegalTransition, Journal, JournalError, JournalReplaced, Payment
+from .payments import (
     APPROVED,
     CANCELLED,
-    DECLINED,
     FAILED,
     PENDING,
     RECEIVED,
-    TIMED_OUT,
     UNKNOWN,
     VOIDED,
-    IllegalTransition,
-    Journal,
-    Payment,
+    Known,
+    OpKind,
+    OpState,
+    Status,
+    TerminalView,
+    format_minor,
+    shown,
 )
 from .protocol.messages import (
     Batch,
+    BatchQuery,
     BatchResult,
     Cancel,
     Hello,
@@ -53,83 +70,39 @@ from .terminal import AnswerTimeout, LinkLost, TerminalClient
 log = logging.getLogger("posbridge.payment")
 _T = TypeVar("_T", bound=Message)
 
-# The transaction_status the POS sees for each status (the reference's field).
-TRANSACTION_STATUS = {
-    RECEIVED: "09",
-    PENDING: "09",
-    UNKNOWN: "09",
-    APPROVED: "00",
-    CANCELLED: "17",
-    TIMED_OUT: "68",
-    VOIDED: "VD",
-    FAILED: "96",
-}
-
-_TERMINAL_STATUS = {  # status on the link -> journal status
-    "pending": PENDING,
-    "approved": APPROVED,
-    "declined": DECLINED,
-    "cancelled": CANCELLED,
-    "timed_out": TIMED_OUT,
-    "voided": VOIDED,
-}
-
-_AMOUNT = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
-_CONDITION_CODE = re.compile(r"[0-9]{2}")
+# Kept importable from here for the modules that used to find them in this one.
+TRANSACTION_STATUS = payments.TRANSACTION_STATUS
 
 
 def public_status(payment: Payment) -> str:
     """The status the POS sees: ``received`` is shown as ``unknown`` (it may or may not
     have reached the terminal)."""
-    return UNKNOWN if payment.status == RECEIVED else payment.status
+    return payments.public_status(payment.status)
 
 
 def transaction_status(payment: Payment) -> str:
-    if payment.status == DECLINED:
-        return payment.response_code or "05"
-    return TRANSACTION_STATUS[payment.status]
-
-
-def format_minor(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
-
-
-def shown(value: str, limit: int = 40) -> str:
-    """``value`` quoted for an error message, cut short: messages never echo a whole body."""
-    if len(value) <= limit:
-        return repr(value)
-    return f"{value[:limit]!r}... ({len(value)} characters)"
+    return payments.transaction_status(payment.status, payment.response_code)
 
 
 def parse_amount(text: str, max_minor: int) -> int:
     """A decimal string with at most two places, above zero, at most the maximum -> cents."""
-    match = _AMOUNT.fullmatch(text)
-    if match is None:
-        raise errors.InvalidAmount(
-            f"amount {shown(text)} is not a decimal string with at most two places, "
-            'for example "1.00" or "12.5"'
-        )
-    whole, frac = match.group(1), match.group(2) or ""
-    minor = int(whole) * 100 + int(frac.ljust(2, "0") or "0")
-    if minor <= 0:
-        raise errors.InvalidAmount(f"amount {text!r} must be greater than zero")
-    if minor > max_minor:
-        raise errors.InvalidAmount(
-            f"amount {text!r} is above the maximum of {format_minor(max_minor)} "
-            "(set with --max-amount)"
-        )
-    return minor
-
-
-_REFERENCE = re.compile(r"[ -~]{1,64}")
+    try:
+        return payments.parse_amount(text, max_minor)
+    except payments.InvalidInput as exc:
+        raise errors.InvalidAmount(exc.message) from None
 
 
 def check_reference(ref: str) -> None:
-    if _REFERENCE.fullmatch(ref) is None:
-        raise errors.InvalidRequest(
-            "retrieval_reference_number must be 1 to 64 printable ASCII characters, "
-            f"got {shown(ref, 70)}"
-        )
+    try:
+        payments.check_reference(ref)
+    except payments.InvalidInput as exc:
+        raise errors.InvalidRequest(exc.message) from None
+
+
+__all__ = [
+    "BatchSummary", "CreateResult", "PaymentService", "ServiceConfig", "check_reference",
+    "format_minor", "parse_amount", "public_status", "shown", "transaction_status",
+]
 
 
 @dataclass(frozen=True)
@@ -152,6 +125,48 @@ class BatchSummary:
     batch_number: int
     count: int
     total_minor: int
+    replayed: bool = False
+    batch_id: str = ""
+
+
+@dataclass
+class Holder:
+    """What holds the terminal: one command at a time. ``done`` carries its outcome to an
+    identical request that arrives meanwhile."""
+
+    command: str  # "payment", "cancel", "void", "batch"
+    ref: str = ""  # the payment's reference, or the batch's id
+    done: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def describe(self) -> str:
+        if self.command == "payment":
+            return f"payment {self.ref!r}"
+        if self.command == "batch":
+            return "submitting the batch"
+        return f"the {self.command} of payment {self.ref!r}" if self.ref else \
+            f"a {self.command}"
+
+    def body(self) -> dict[str, str]:
+        held = {"command": self.command}
+        if self.ref:
+            held["batch_id" if self.command == "batch" else "retrieval_reference_number"] = (
+                self.ref)
+        return held
+
+
+@dataclass
+class _Sent:
+    """A request on the link, kept by its rid so that its answer is applied when it comes,
+    however late."""
+
+    kind: str  # sale, cancel, void, query, probe, batch
+    ref: str  # the payment's reference, or the batch's id
+    op_id: int | None = None
+    waiting: bool = True  # a command is still waiting for this answer
+
+
+_SENT_KEPT = 4096  # requests remembered for their late answers
 
 
 class PaymentService:
@@ -162,12 +177,18 @@ class PaymentService:
         self.terminal = terminal
         self.config = config or ServiceConfig()
         self._lock = asyncio.Lock()  # one money-moving command at a time
-        self._inflight_ref: str | None = None
+        self._holder: Holder | None = None
+        self._sent: collections.OrderedDict[int, _Sent] = collections.OrderedDict()
         self._queries: dict[str, asyncio.Future[Payment]] = {}
+        self._backlog: list[Message] = []  # terminal messages not yet journaled, in order
+        self._fatal = ""
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._recovery: asyncio.Task[None] | None = None
-        terminal.on_result = self._on_result
+        #: Called once when the journal is gone for good (deleted or replaced): the listener
+        #: stops serving, so that the process exits non-zero and is restarted.
+        self.on_fatal: Callable[[str], None] = lambda reason: None
+        terminal.on_message = self._on_message
         terminal.on_connected = self._on_connected
 
     # -- lifecycle --------------------------------------------------------------------
@@ -179,6 +200,10 @@ class PaymentService:
                 "start-up: %d payment(s) not final in the journal (%s); will ask the terminal",
                 len(pending), ", ".join(p.ref for p in pending),
             )
+        ops = self.journal.open_ops()
+        if ops:
+            log.info("start-up: %d command(s) whose outcome is not known (%s); will ask the "
+                     "terminal", len(ops), ", ".join(f"{o.kind} {o.ref}" for o in ops))
         self._recovery = asyncio.create_task(self._recovery_loop(), name="recovery")
         await self.terminal.start()
 
@@ -196,62 +221,78 @@ class PaymentService:
         active = self.journal.active()
         return active[0] if active else None
 
+    @property
+    def holder(self) -> Holder | None:
+        """The command with the terminal right now, if any."""
+        return self._holder
+
+    def journal_problem(self) -> str:
+        """Why money commands are refused because of the journal, or ""."""
+        if self._fatal:
+            return self._fatal
+        if self._backlog or self.journal.last_error:
+            return self.journal.last_error or "the journal could not be written"
+        return ""
+
     # -- commands ---------------------------------------------------------------------
 
     async def create_payment(self, ref: str, amount: str, condition_code: str) -> CreateResult:
         check_reference(ref)
         minor = parse_amount(amount, self.config.max_amount_minor)
-        if not _CONDITION_CODE.fullmatch(condition_code):
-            raise errors.InvalidRequest(
-                "condition_code must be two digits, for example \"82\"; "
-                f"got {shown(condition_code)}"
-            )
-        if self._lock.locked() and self._inflight_ref != ref:
-            raise self._busy()
-        async with self._lock:
-            existing = self.journal.get(ref)
-            if existing is not None:
-                if (existing.amount_minor, existing.condition_code) != (minor, condition_code):
-                    raise errors.ReferenceConflict(
-                        f"reference {ref!r} is already used by a payment of {existing.amount} "
-                        f"with condition code {existing.condition_code}; use a new "
-                        "retrieval_reference_number for a new payment"
-                    )
-                if existing.status != FAILED:
-                    log.info("%s: same request again; answering with its status %s",
-                             ref, public_status(existing))
-                    return CreateResult(existing, replayed=True)
-            await self._require_terminal()
-            if self.journal.active():
-                raise self._busy()
-            supported = self.terminal.terminal.condition_codes if self.terminal.terminal else ()
-            if condition_code not in supported:
-                raise errors.UnsupportedConditionCode(
-                    f"condition code {condition_code!r} is not supported by the terminal; "
-                    f"supported: {', '.join(supported) or 'none'}",
-                    supported_condition_codes=list(supported),
-                )
-            self._inflight_ref = ref
-            try:
-                return CreateResult(await self._sale(ref, amount, minor, condition_code,
-                                                     existing), replayed=False)
-            finally:
-                self._inflight_ref = None
+        try:
+            payments.check_condition_code(condition_code)
+        except payments.InvalidInput as exc:
+            raise errors.InvalidRequest(exc.message) from None
+        self.check_journal()
+        # The same request while the first is still with the terminal: wait for it, then
+        # answer from the journal like any repeat.
+        while (held := self._holder) is not None and held.command == "payment" \
+                and held.ref == ref:
+            await asyncio.wait([held.done])
+        return await self._exclusive(
+            Holder("payment", ref), lambda: self._create(ref, amount, minor, condition_code))
 
-    async def _sale(
-        self, ref: str, amount: str, minor: int, condition_code: str, retry: Payment | None
-    ) -> Payment:
-        if retry is not None:  # a failed payment sent again: it starts over
+    async def _create(self, ref: str, amount: str, minor: int, condition_code: str
+                      ) -> CreateResult:
+        existing = self.journal.get(ref)
+        if existing is not None:
+            if (existing.amount_minor, existing.condition_code) != (minor, condition_code):
+                raise errors.ReferenceConflict(
+                    f"reference {ref!r} is already used by a payment of {existing.amount} "
+                    f"with condition code {existing.condition_code}; use a new "
+                    "retrieval_reference_number for a new payment"
+                )
+            if existing.status != FAILED:
+                log.info("%s: same request again; answering with its status %s",
+                         ref, public_status(existing))
+                return CreateResult(existing, replayed=True)
+        self._require_writable()
+        await self._require_terminal()
+        if self.journal.active():
+            raise self._busy_payment()
+        supported = self.terminal.terminal.condition_codes if self.terminal.terminal else ()
+        if condition_code not in supported:
+            raise errors.UnsupportedConditionCode(
+                f"condition code {condition_code!r} is not supported by the terminal; "
+                f"supported: {', '.join(supported) or 'none'}",
+                supported_condition_codes=list(supported),
+            )
+        retry = existing is not None
+        if retry:  # a failed payment sent again: it starts over
             self._move(ref, RECEIVED, "sent again after it failed")
         else:
             self.journal.create(ref, amount, minor, condition_code)
             log.info("%s: received, amount %s, condition code %s", ref, amount, condition_code)
+        # Nothing is awaited between the journal and the send: the sale is on the link before
+        # any later query can be.
         try:
-            answer = await self.terminal.request(
-                lambda rid: Sale(rid, ref, minor, condition_code), self.config.terminal_timeout
-            )
+            answer = await self._request(_Sent("sale", ref),
+                                         lambda rid: Sale(rid, ref, minor, condition_code),
+                                         self.config.terminal_timeout)
         except (LinkLost, AnswerTimeout) as exc:
-            self._move(ref, UNKNOWN, f"sale sent, no acknowledgement: {exc}")
+            with contextlib.suppress(JournalError):
+                self._move(ref, UNKNOWN, f"sale sent, no acknowledgement: {exc}",
+                           only_from=(RECEIVED,))
             self._wake.set()
             raise errors.TerminalTimeout(
                 f"the terminal did not acknowledge payment {ref!r} ({exc}); its outcome is "
@@ -260,26 +301,70 @@ class PaymentService:
                 status=UNKNOWN,
             ) from None
         reply = _expect(answer, Reply)
-        if not reply.accepted:
-            if retry is not None:
-                self._move(ref, FAILED, f"terminal refused the sale again: {reply.reason}")
-            else:
-                self.journal.delete(ref)
-            log.info("%s: terminal refused the sale (%s); nothing recorded", ref, reply.reason)
-            raise _refusal(reply, ref)
-        return self._move(ref, PENDING, "terminal accepted the sale; waiting for the customer")
+        self._check_applied(ref)
+        if reply.accepted:
+            payment = self.journal.get(ref)
+            assert payment is not None
+            return CreateResult(payment, replayed=False)
+        if reply.reason == "duplicate_reference":
+            return await self._already_on_terminal(ref, minor, condition_code, retry)
+        if retry:
+            self._move(ref, FAILED, f"terminal refused the sale again: {reply.reason}")
+        else:
+            self.journal.delete(ref)
+        log.info("%s: terminal refused the sale (%s); nothing recorded", ref,
+                 _printable(reply.reason))
+        raise _refusal(reply, ref)
+
+    async def _already_on_terminal(self, ref: str, minor: int, condition_code: str,
+                                   retry: bool) -> CreateResult:
+        """The terminal has a payment with this reference that the journal did not know
+        (a lost journal, another PC): it is the second witness, so ask it. The same
+        payment is brought into the journal and answered as a repeat; another is a
+        conflict, and the journal entry made for this request is removed."""
+        view = await self._probe(ref)
+        if view is not None and view.found and (view.amount_minor, view.condition_code) == (
+                minor, condition_code):
+            payment = self._adopt_view(ref, view, "the terminal already had this payment "
+                                       "(recovered from the terminal)")
+            log.warning("%s: the terminal already had this payment; recovered it from the "
+                        "terminal as %s", ref, payment.status)
+            return CreateResult(payment, replayed=True)
+        if retry:
+            self._move(ref, FAILED, "the terminal has another payment with this reference")
+        else:
+            self.journal.delete(ref)
+        if view is None or not view.found:
+            raise errors.ReferenceConflict(
+                f"the terminal already has a payment with reference {ref!r}; use a new "
+                "retrieval_reference_number")
+        raise errors.ReferenceConflict(
+            f"the terminal already has a payment with reference {ref!r} of "
+            f"{format_minor(view.amount_minor)} with condition code {view.condition_code}; "
+            "use a new retrieval_reference_number for a new payment")
 
     async def cancel_payment(self) -> Payment:
-        payment = self.in_progress()
+        self.check_journal()
+        held = self._holder
+        if held is not None and held.command == "cancel":
+            return await _outcome_of(held)  # type: ignore[no-any-return]
+        return await self._exclusive(Holder("cancel"), self._cancel)
+
+    async def _cancel(self) -> Payment:
+        payment = self._cancellable()
         if payment is None:
             raise errors.NoPaymentInProgress("there is no payment in progress to cancel")
-        await self._require_terminal()
         ref = payment.ref
+        assert self._holder is not None
+        self._holder.ref = ref
+        self._require_writable()
+        await self._require_terminal()
+        op = self.journal.open_op(OpKind.CANCEL, ref, "cancel sent to the terminal")
         log.info("%s: cancel requested", ref)
         try:
-            answer = await self.terminal.request(
-                lambda rid: Cancel(rid, ref), self.config.terminal_timeout
-            )
+            answer = await self._request(_Sent("cancel", ref, op.id),
+                                         lambda rid: Cancel(rid, ref),
+                                         self.config.terminal_timeout)
         except (LinkLost, AnswerTimeout) as exc:
             self._wake.set()
             raise errors.TerminalTimeout(
@@ -288,6 +373,7 @@ class PaymentService:
                 retrieval_reference_number=ref,
             ) from None
         reply = _expect(answer, Reply)
+        self._check_applied(ref)
         if not reply.accepted:
             self._wake.set()  # it likely just finished: learn its outcome now
             if reply.reason == "not_in_progress":
@@ -297,83 +383,387 @@ class PaymentService:
                     retrieval_reference_number=ref,
                 )
             raise _refusal(reply, ref)
-        return self._move(ref, CANCELLED, "cancelled by CancelPayment", response_code="17")
+        after = self.journal.get(ref)
+        assert after is not None
+        return after
 
     async def query_payment(self, ref: str) -> Payment:
         check_reference(ref)
+        self.check_journal()
         payment = self.journal.get(ref)
         if payment is None:
-            raise errors.PaymentNotFound(f"no payment with reference {ref!r}")
-        if payment.active and self.terminal.connected:
+            return await self._from_terminal(ref)
+        if payment.active and self.terminal.connected and not self._backlog:
             try:
                 return await self._ask_terminal(payment)
             except (LinkLost, AnswerTimeout) as exc:
                 log.info("%s: could not ask the terminal (%s); answering from the journal",
                          ref, exc)
+            except JournalError as exc:
+                log.error("%s: the terminal's answer could not be journaled: %s", ref, exc)
             return self.journal.get(ref) or payment
         return payment
 
     async def void_payment(self, ref: str) -> Payment:
         check_reference(ref)
-        if self._lock.locked():
-            raise self._busy()
-        async with self._lock:
-            payment = self.journal.get(ref)
-            if payment is None:
-                raise errors.PaymentNotFound(f"no payment with reference {ref!r}")
-            _check_voidable(payment)
-            await self._require_terminal()
-            other = self.in_progress()
-            if other is not None:
-                raise self._busy()
-            log.info("%s: void requested", ref)
-            try:
-                answer = await self.terminal.request(
-                    lambda rid: Void(rid, ref), self.config.terminal_timeout
-                )
-            except (LinkLost, AnswerTimeout) as exc:
-                self._move(ref, UNKNOWN, f"void sent, no answer: {exc}")
-                self._wake.set()
-                raise errors.TerminalTimeout(
-                    f"the terminal did not answer the void of {ref!r} ({exc}); whether it was "
-                    "voided is unknown and posbridge is asking the terminal. Query it before "
-                    "voiding again",
-                    status=UNKNOWN,
-                ) from None
-            reply = _expect(answer, Reply)
-            if not reply.accepted:
-                log.info("%s: terminal refused the void (%s)", ref, reply.reason)
-                raise _refusal(reply, ref)
-            return self._move(ref, VOIDED, "voided by VoidPayment", response_code="VD")
+        self.check_journal()
+        held = self._holder
+        if held is not None and held.command == "void" and held.ref == ref:
+            return await _outcome_of(held)  # type: ignore[no-any-return]
+        return await self._exclusive(Holder("void", ref), lambda: self._void(ref))
+
+    async def _void(self, ref: str) -> Payment:
+        payment = self.journal.get(ref)
+        if payment is None:
+            payment = await self._from_terminal(ref)
+        self._check_voidable(payment)
+        self._require_writable()
+        await self._require_terminal()
+        if self.journal.active():
+            raise self._busy_payment()
+        # Journal first: the void as sent and the payment as unknown (it may be voided any
+        # moment now), in one transaction.
+        with self.journal.atomic():
+            op = self.journal.open_op(OpKind.VOID, ref, "void sent to the terminal")
+            self._move(ref, UNKNOWN, "void sent to the terminal; whether it is voided is not "
+                       "known until the terminal answers")
+        log.info("%s: void requested", ref)
+        try:
+            answer = await self._request(_Sent("void", ref, op.id), lambda rid: Void(rid, ref),
+                                         self.config.terminal_timeout)
+        except (LinkLost, AnswerTimeout) as exc:
+            self._wake.set()
+            raise errors.TerminalTimeout(
+                f"the terminal did not answer the void of {ref!r} ({exc}); whether it was "
+                "voided is unknown and posbridge is asking the terminal. Query it before "
+                "voiding again",
+                status=UNKNOWN,
+            ) from None
+        reply = _expect(answer, Reply)
+        self._check_applied(ref)
+        if not reply.accepted:
+            log.info("%s: terminal refused the void (%s)", ref, _printable(reply.reason))
+            if reply.reason != "already_voided":
+                # The refusal tells something of the payment's state but not all of it (in
+                # which batch it was settled): ask, so the journal shows the terminal's truth.
+                with contextlib.suppress(LinkLost, AnswerTimeout, JournalError):
+                    now = self.journal.get(ref)
+                    if now is not None and now.active:
+                        await self._ask_terminal(now)
+            after = self.journal.get(ref)
+            if reply.reason == "already_settled" and after is not None and after.batch_number:
+                raise errors.AlreadySettled(
+                    f"payment {ref!r} was settled in batch {after.batch_number} and can no "
+                    "longer be voided; refund it instead")
+            raise _refusal(reply, ref)
+        after = self.journal.get(ref)
+        assert after is not None
+        return after
 
     async def submit_batch(self) -> BatchSummary:
-        if self._lock.locked():
-            raise self._busy()
-        async with self._lock:
-            await self._require_terminal()
-            if self.in_progress() is not None:
-                raise self._busy("submit the batch when it is finished")
-            log.info("batch: submitting")
-            try:
-                answer = await self.terminal.request(Batch, self.config.terminal_timeout)
-            except (LinkLost, AnswerTimeout) as exc:
-                raise errors.TerminalTimeout(
-                    f"the terminal did not answer the batch ({exc}); submitting it again is "
-                    "safe: a payment is settled in one batch only"
-                ) from None
-            result = _expect(answer, BatchResult)
-            self.journal.record_batch(
-                result.batch_number, result.count, result.total, list(result.refs)
-            )
-            log.info("batch %d: %d payment(s), total %s", result.batch_number, result.count,
-                     format_minor(result.total))
-            return BatchSummary(result.batch_number, result.count, result.total)
+        self.check_journal()
+        held = self._holder
+        if held is not None and held.command == "batch":
+            return await _outcome_of(held)  # type: ignore[no-any-return]
+        return await self._exclusive(Holder("batch"), self._batch)
 
-    # -- recovery ---------------------------------------------------------------------
+    async def _batch(self) -> BatchSummary:
+        self._require_writable()
+        await self._require_terminal()
+        if self.journal.active():
+            raise self._busy_payment("submit the batch when it is finished")
+        replay = self._unanswered_batch()
+        if replay is not None:
+            return replay
+        serial = self.terminal.terminal.serial if self.terminal.terminal else ""
+        open_batches = self.journal.open_ops(OpKind.BATCH)
+        if open_batches:
+            # A batch whose answer was lost: send it again under the same id. A terminal that
+            # settled it answers with that batch; one that never saw it settles it now.
+            op = open_batches[-1]
+            batch_id = op.ref
+            log.info("batch %s: sending again (its first answer was lost)", batch_id)
+        else:
+            batch_id = uuid.uuid4().hex[:16]
+            op = self.journal.begin_batch(batch_id, serial)
+            log.info("batch %s: submitting", batch_id)
+        assert self._holder is not None
+        self._holder.ref = batch_id
+        try:
+            answer = await self._request(_Sent("batch", batch_id, op.id),
+                                         lambda rid: Batch(rid, batch_id),
+                                         self.config.terminal_timeout)
+        except (LinkLost, AnswerTimeout) as exc:
+            self._wake.set()
+            raise errors.TerminalTimeout(
+                f"the terminal did not answer the batch ({exc}); whether it settled is not "
+                "known yet and posbridge is asking the terminal. Submitting it again is safe: "
+                "it answers with the batch that was settled, and a payment is settled in one "
+                "batch only",
+                batch_id=batch_id,
+            ) from None
+        _expect(answer, BatchResult)
+        self._check_applied(batch_id)
+        record = self.journal.batch(batch_id)
+        if record is None or record.state != OpState.DONE or record.batch_number is None:
+            raise errors.InternalError(f"the terminal's answer to batch {batch_id} could not "
+                                       "be recorded; see the log")
+        self.journal.mark_answered(op.id)
+        return BatchSummary(record.batch_number, record.count, record.total_minor,
+                            batch_id=batch_id)
+
+    def _unanswered_batch(self) -> BatchSummary | None:
+        """A batch settled while its answer was lost (a 504, then recovery or a late answer
+        learned it) is what a SubmitBatch sent again gets, as long as nothing new waits to
+        be settled: the same request again returns what the first one got."""
+        last = self.journal.last_op(OpKind.BATCH)
+        if last is None or last.state != OpState.DONE or last.answered:
+            return None
+        self.journal.mark_answered(last.id)  # answered now, or superseded by a new batch
+        record = self.journal.batch(last.ref)
+        if record is None or record.batch_number is None or self.journal.unsettled_approved():
+            return None
+        log.info("batch %s: answering with batch %d, settled while its answer was lost",
+                 record.batch_id, record.batch_number)
+        return BatchSummary(record.batch_number, record.count, record.total_minor,
+                            replayed=True, batch_id=record.batch_id)
+
+    # -- the journal's health -------------------------------------------------------------
+
+    def check_journal(self) -> None:
+        """Before every answer: a journal deleted or replaced under the running bridge is
+        noticed here, refused, and makes the bridge stop (non-zero, so it is restarted)."""
+        if self._fatal:
+            raise errors.JournalUnavailable(self._fatal_message())
+        try:
+            self.journal.check_file()
+        except JournalReplaced as exc:
+            self._die(exc.message)
+            raise errors.JournalUnavailable(self._fatal_message()) from None
+        except JournalError as exc:
+            raise self._journal_unavailable(exc.message) from None
+
+    def _fatal_message(self) -> str:
+        return (f"{self._fatal}; posbridge refuses every command and is stopping, so that it "
+                "is restarted on a journal it can trust. Restore the file or start it again")
+
+    def _die(self, reason: str) -> None:
+        if self._fatal:
+            return
+        self._fatal = reason
+        log.error("journal: %s; refusing every command and stopping (exit status 1)", reason)
+        self.on_fatal(reason)
+
+    def _require_writable(self) -> None:
+        if self._backlog or self.journal.last_error:
+            self._heal()
+        problem = self.journal_problem()
+        if problem:
+            raise self._journal_unavailable(problem)
+
+    def _journal_unavailable(self, problem: str, **extra: Any) -> errors.JournalUnavailable:
+        return errors.JournalUnavailable(
+            f"posbridge cannot write its journal ({problem}); no payment command is sent to "
+            "the terminal until it can. Free disk space or stop the program holding the "
+            "file; posbridge retries by itself",
+            journal=str(self.journal.path), **extra,
+        )
+
+    def _heal(self) -> None:
+        """Write what waits in memory, in order; with nothing waiting, probe the file."""
+        try:
+            while self._backlog:
+                self._apply(self._backlog[0])
+                self._backlog.pop(0)
+            if self.journal.last_error:
+                self.journal.probe()
+        except JournalReplaced as exc:
+            self._die(exc.message)
+        except JournalError:
+            return
+        except Exception:
+            log.exception("journal: applying a kept answer failed; dropping it")
+            if self._backlog:
+                self._backlog.pop(0)
+            return
+        log.warning("journal: %s can be written again; every answer kept in memory is "
+                    "written", self.journal.path)
+
+    def _check_applied(self, ref: str) -> None:
+        """After a command's answer came: if it could not be journaled, say so rather than
+        answer from a journal that does not know it yet."""
+        if self._backlog:
+            raise self._journal_unavailable(
+                self.journal.last_error or "the terminal's answer could not be written",
+                status=UNKNOWN)
+
+    # -- applying what the terminal says ----------------------------------------------
+
+    def _on_message(self, message: Message) -> None:
+        if self._backlog:  # keep the order: nothing is applied past a message still waiting
+            if isinstance(message, QueryResult):
+                # A query's answer can be asked for again once the journal heals (recovery
+                # does): keeping it would only grow the backlog with every poll.
+                return
+            self._backlog.append(message)
+            return
+        try:
+            self._apply(message)
+        except JournalReplaced as exc:
+            self._backlog.append(message)
+            self._die(exc.message)
+        except JournalError as exc:
+            self._backlog.append(message)
+            log.error("journal: could not record %s from the terminal (%s); kept in memory "
+                      "and retried; payment commands are refused until it is written",
+                      type(message).__name__, exc)
+            self._wake.set()
+
+    def _apply(self, message: Message) -> None:
+        if isinstance(message, PaymentResult):
+            self._apply_view(message.ref, TerminalView(
+                True, message.status, message.response_code, message.transaction_id),
+                "reported by the terminal")
+            return
+        sent = self._sent.get(message.rid) if isinstance(
+            message, Reply | QueryResult | BatchResult) else None
+        if isinstance(message, QueryResult):
+            if sent is not None and sent.kind == "probe":
+                return  # the asker decides what it means (the journal lacks the payment)
+            self._apply_view(message.ref, _view(message), "as the terminal reports it")
+        elif isinstance(message, Reply):
+            self._apply_reply(message, sent)
+        elif isinstance(message, BatchResult):
+            self._apply_batch(message, sent)
+
+    def _apply_view(self, ref: str, view: TerminalView, source: str) -> Payment | None:
+        known = self.journal.get(ref)
+        if known is None:
+            if view.found:
+                log.warning("%s: the terminal reports a payment the journal does not have; "
+                            "asking the terminal for it", _printable(ref))
+                self._spawn(self._recover_unknown(ref))
+            return None
+        change = payments.on_terminal_view(_known(known), view, source)
+        payment = known
+        if change is not None:
+            if change.problem:
+                log.error("%s: %s", ref, change.problem)
+            if change.status != known.status or change.response_code or \
+                    change.transaction_id:
+                payment = self._move(ref, change.status, change.detail,
+                                     response_code=change.response_code,
+                                     transaction_id=change.transaction_id)
+            if change.settled_in is not None:
+                self.journal.mark_settled(ref, change.settled_in)
+                payment = self.journal.get(ref) or payment
+        self._close_ops_of(payment)
+        return payment
+
+    def _apply_reply(self, reply: Reply, sent: _Sent | None) -> None:
+        if sent is None:
+            log.warning("link: an answer to a request posbridge no longer knows: %s", reply)
+            return
+        ref = sent.ref
+        if sent.kind == "sale":
+            payment = self.journal.get(ref)
+            if payment is None or payment.transaction_id or any(
+                    op.ref == ref for op in self.journal.open_ops()):
+                # The payment has gone past its sale (a result, a void in flight): an
+                # acknowledgement, however late, has nothing newer to say.
+                return
+            if reply.accepted:
+                self._move(ref, PENDING, "terminal accepted the sale; waiting for the customer",
+                           only_from=(RECEIVED, UNKNOWN))
+            elif not sent.waiting:
+                # A late refusal: the POS was told "unknown"; the sale never started.
+                if reply.reason == "duplicate_reference":
+                    self._wake.set()  # recovery asks the terminal for it
+                else:
+                    self._move(ref, FAILED, f"the terminal refused the sale: {reply.reason}",
+                               only_from=(RECEIVED, UNKNOWN))
+        elif sent.kind == "cancel":
+            assert sent.op_id is not None
+            if reply.accepted:
+                with self.journal.atomic():
+                    self._move(ref, CANCELLED, "cancelled by CancelPayment", response_code="17")
+                    self.journal.close_op(sent.op_id, OpState.DONE, "the terminal cancelled it")
+            else:
+                self.journal.close_op(sent.op_id, OpState.REFUSED,
+                                      f"the terminal refused: {reply.reason}")
+                self._wake.set()
+        elif sent.kind == "void":
+            assert sent.op_id is not None
+            if reply.accepted or payments.on_void_refused(reply.reason) == VOIDED:
+                detail = ("voided by VoidPayment" if reply.accepted
+                          else "the terminal had already voided it")
+                with self.journal.atomic():
+                    self._move(ref, VOIDED, detail, response_code="VD")
+                    self.journal.close_op(sent.op_id, OpState.DONE, detail)
+            else:
+                self.journal.close_op(sent.op_id, OpState.REFUSED,
+                                      f"the terminal refused: {reply.reason}")
+                self._wake.set()  # the payment is unknown until the terminal is asked
+
+    def _apply_batch(self, result: BatchResult, sent: _Sent | None) -> None:
+        batch_id = result.batch_id or (sent.ref if sent else "")
+        op_id = sent.op_id if sent else None
+        if op_id is None:
+            for op in self.journal.open_ops(OpKind.BATCH):
+                if op.ref == batch_id:
+                    op_id = op.id
+        if op_id is None or not batch_id:
+            log.warning("link: a batch result posbridge did not ask for: %s", result)
+            return
+        if not result.found:
+            self.journal.batch_not_done(op_id, batch_id, "the terminal has no such batch: it "
+                                        "never reached the terminal; nothing was settled")
+            log.info("batch %s: the terminal never received it; nothing was settled", batch_id)
+            return
+        detail = (f"settled as batch {result.batch_number}: {result.count} payment(s), "
+                  f"total {format_minor(result.total)}")
+        try:
+            self.journal.settle_batch(op_id, batch_id, result.batch_number, result.count,
+                                      result.total, list(result.refs), detail)
+        except Exception as exc:  # sqlite3.IntegrityError: the terminal reused a number
+            if isinstance(exc, JournalError):
+                raise
+            log.error("batch %s: the terminal's batch %d is already in the journal under "
+                      "another id (%s); recorded nothing", batch_id, result.batch_number, exc)
+            return
+        log.info("batch %d: %d payment(s), total %s", result.batch_number, result.count,
+                 format_minor(result.total))
+
+    def _close_ops_of(self, payment: Payment) -> None:
+        """A cancel or void still open is closed by its payment's final state."""
+        if payment.active:
+            return
+        for op in self.journal.open_ops():
+            if op.ref != payment.ref or op.kind == OpKind.BATCH:
+                continue
+            outcome = (payments.cancel_outcome if op.kind == OpKind.CANCEL
+                       else payments.void_outcome)(Status(payment.status))
+            if outcome is not None:
+                self.journal.close_op(op.id, outcome, f"the payment is {payment.status}")
+
+    # -- asking the terminal ----------------------------------------------------------
+
+    async def _request(self, sent: _Sent, build: Callable[[int], Message],
+                       timeout: float) -> Message:
+        def register(rid: int) -> Message:
+            self._sent[rid] = sent
+            while len(self._sent) > _SENT_KEPT:
+                self._sent.popitem(last=False)
+            return build(rid)
+
+        try:
+            return await self.terminal.request(register, timeout)
+        finally:
+            sent.waiting = False
 
     async def _ask_terminal(self, payment: Payment) -> Payment:
-        """Ask the terminal for one payment and journal its answer. Concurrent callers for
-        the same reference share one Query."""
+        """Ask the terminal for one payment; its answer is journaled as it arrives.
+        Concurrent callers for the same reference share one Query."""
         ref = payment.ref
         shared = self._queries.get(ref)
         if shared is not None:
@@ -381,10 +771,12 @@ class PaymentService:
         future: asyncio.Future[Payment] = asyncio.get_running_loop().create_future()
         self._queries[ref] = future
         try:
-            answer = await self.terminal.request(
-                lambda rid: Query(rid, ref), self.config.query_timeout
-            )
-            result = self._apply_query(ref, _expect(answer, QueryResult))
+            answer = await self._request(_Sent("query", ref), lambda rid: Query(rid, ref),
+                                         self.config.query_timeout)
+            _expect(answer, QueryResult)
+            if self._backlog:
+                raise JournalError(self.journal.last_error or "the answer waits to be written")
+            result = self.journal.get(ref) or payment
             future.set_result(result)
             return result
         except asyncio.CancelledError:
@@ -397,45 +789,64 @@ class PaymentService:
         finally:
             del self._queries[ref]
 
-    def _apply_query(self, ref: str, result: QueryResult) -> Payment:
+    async def _probe(self, ref: str) -> TerminalView | None:
+        """What the terminal has under ``ref``, without applying it; None if it cannot be
+        asked."""
+        if not self.terminal.connected:
+            return None
+        try:
+            answer = await self._request(_Sent("probe", ref), lambda rid: Query(rid, ref),
+                                         self.config.query_timeout)
+        except (LinkLost, AnswerTimeout) as exc:
+            log.info("%s: could not ask the terminal: %s", _printable(ref), exc)
+            return None
+        return _view(_expect(answer, QueryResult))
+
+    async def _from_terminal(self, ref: str) -> Payment:
+        """A reference the journal does not have: the terminal is the second witness. A
+        payment it knows is brought back into the journal, marked as recovered from the
+        terminal."""
+        view = await self._probe(ref)
+        if view is None:
+            raise errors.PaymentNotFound(
+                f"no payment with reference {ref!r} in the journal, and the terminal could "
+                "not be asked (it is not connected); try again when it is")
+        if not view.found:
+            raise errors.PaymentNotFound(
+                f"no payment with reference {ref!r}: neither the journal nor the terminal "
+                "has one")
+        if self.journal.get(ref) is None:
+            self._require_writable()
+            try:
+                return self._adopt_view(ref, view, "recovered from the terminal: the journal "
+                                        "had no record of it")
+            except JournalError as exc:
+                raise self._journal_unavailable(exc.message) from None
         payment = self.journal.get(ref)
         assert payment is not None
-        if not result.found:
-            if payment.status in (RECEIVED, UNKNOWN) and not payment.transaction_id:
-                return self._move(ref, FAILED, "the terminal has no record of it: the sale "
-                                  "never reached the terminal; not paid")
-            if payment.status == PENDING:
-                # The terminal accepted it once and has forgotten it: it lost its records
-                # (a terminal must keep them, docs/link-protocol.md). No payment can be
-                # finished there, so it is not paid; staying pending would block the till.
-                log.error("%s: the terminal accepted this payment but no longer has any "
-                          "record of it; recording it as failed (not paid)", ref)
-                return self._move(ref, FAILED, "the terminal lost its record of it; not paid")
-            log.error("%s: the terminal has no record of this %s payment", ref, payment.status)
-            return payment
-        status = _TERMINAL_STATUS.get(result.status)
-        if status is None:
-            log.error("%s: the terminal reported an unknown status %r", ref, result.status)
-            return payment
-        if result.amount and result.amount != payment.amount_minor:
-            log.error("%s: the terminal has amount %s, the journal %s", ref,
-                      format_minor(result.amount), payment.amount)
-        payment = self._move(ref, status, "as the terminal reports it",
-                             response_code=result.response_code,
-                             transaction_id=result.transaction_id)
-        if result.batch_number and payment.batch_number is None:
-            self.journal.mark_settled(ref, result.batch_number)
-            payment = self.journal.get(ref) or payment
         return payment
 
-    def _on_result(self, result: PaymentResult) -> None:
-        status = _TERMINAL_STATUS.get(result.status)
-        if self.journal.get(result.ref) is None or status is None:
-            log.error("terminal reported %s for a payment the journal does not have",
-                      result)
-            return
-        self._move(result.ref, status, "reported by the terminal",
-                   response_code=result.response_code, transaction_id=result.transaction_id)
+    def _adopt_view(self, ref: str, view: TerminalView, detail: str) -> Payment:
+        with self.journal.atomic():
+            if self.journal.get(ref) is None:
+                self.journal.create(ref, format_minor(view.amount_minor), view.amount_minor,
+                                    view.condition_code, origin="terminal", detail=detail)
+            else:
+                self.journal.set_origin(ref, "terminal")
+            payment = self._apply_view(ref, view, detail)
+        log.warning("%s: %s (%s)", ref, detail, payment.status if payment else "?")
+        assert payment is not None
+        return payment
+
+    async def _recover_unknown(self, ref: str) -> None:
+        view = await self._probe(ref)
+        if view is not None and view.found and self.journal.get(ref) is None:
+            try:
+                self._adopt_view(ref, view, "recovered from the terminal: it reported a "
+                                 "payment the journal had no record of")
+            except JournalError as exc:
+                log.error("%s: could not journal the payment recovered from the terminal: %s",
+                          _printable(ref), exc)
 
     def _on_connected(self, hello: Hello) -> None:
         self._wake.set()
@@ -446,20 +857,85 @@ class PaymentService:
                 async with asyncio.timeout(self.config.recovery_interval):
                     await self._wake.wait()
             self._wake.clear()
-            if not self.terminal.connected:
-                continue
-            for payment in self.journal.active():
-                if payment.ref == self._inflight_ref:
-                    continue  # its command is still waiting for the terminal's answer
+            try:
+                await self._recover_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let one bad answer or a journal failure stop recovery
+                log.exception("recovery: a round failed; trying again")
+
+    async def _recover_once(self) -> None:
+        if self._backlog or self.journal.last_error:
+            self._heal()
+            if self._backlog:
+                return
+        if not self.terminal.connected:
+            return
+        held = self._holder
+        for payment in self.journal.active():
+            if held is not None and held.ref == payment.ref:
+                continue  # its command is still waiting for the terminal's answer
+            try:
+                await self._ask_terminal(payment)
+            except (LinkLost, AnswerTimeout) as exc:
+                log.info("recovery: could not ask about %s yet: %s", payment.ref, exc)
+                return
+        serial = self.terminal.terminal.serial if self.terminal.terminal else ""
+        for op in self.journal.open_ops():
+            if op.kind == OpKind.BATCH:
+                if held is not None and held.command == "batch":
+                    continue
+                batch_id = op.ref
+                record = self.journal.batch(batch_id)
+                if record is not None and record.terminal and record.terminal != serial:
+                    log.warning("recovery: batch %s was sent to terminal %s, not to the one "
+                                "connected (%s); it is asked for when that terminal is back",
+                                batch_id, record.terminal, serial or "?")
+                    continue
                 try:
-                    await self._ask_terminal(payment)
+                    await self._request(_Sent("batch", batch_id, op.id),
+                                        functools.partial(BatchQuery, batch_id=batch_id),
+                                        self.config.query_timeout)
                 except (LinkLost, AnswerTimeout) as exc:
-                    log.info("recovery: could not ask about %s yet: %s", payment.ref, exc)
-                    break
-                except Exception:  # never let one bad answer stop recovery
-                    log.exception("recovery: asking about %s failed", payment.ref)
+                    log.info("recovery: could not ask about batch %s yet: %s", batch_id, exc)
+                    return
+            else:
+                found = self.journal.get(op.ref)
+                if found is not None:
+                    self._close_ops_of(found)
 
     # -- helpers ----------------------------------------------------------------------
+
+    async def _exclusive(self, holder: Holder, run: Callable[[], Awaitable[_R]]) -> _R:
+        """Run one command with the terminal to itself, or refuse with a busy error that
+        names what holds it."""
+        if self._lock.locked():
+            raise self._busy()
+        async with self._lock:
+            self._holder = holder
+            try:
+                result = await run()
+            except JournalError as exc:
+                holder.done.set_exception(self._journal_unavailable(exc.message))
+                holder.done.exception()
+                raise self._journal_unavailable(exc.message) from None
+            except BaseException as exc:
+                if isinstance(exc, Exception):
+                    holder.done.set_exception(exc)
+                    holder.done.exception()  # retrieved: sharers re-raise it
+                else:
+                    holder.done.cancel()
+                raise
+            else:
+                holder.done.set_result(result)
+                return result
+            finally:
+                self._holder = None
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _move(
         self,
@@ -469,10 +945,14 @@ class PaymentService:
         *,
         response_code: str | None = None,
         transaction_id: str | None = None,
+        only_from: tuple[Status, ...] | None = None,
     ) -> Payment:
         """Journal a status change and log it in one line. An illegal change (a confused
-        terminal) is logged and the journal keeps what it had."""
+        terminal) is logged and the journal keeps what it had. ``only_from``: change only
+        a payment still in one of these statuses (quietly keep any other)."""
         before = self.journal.get(ref)
+        if before is not None and only_from is not None and before.status not in only_from:
+            return before
         try:
             payment = self.journal.transition(ref, status, detail, response_code=response_code,
                                               transaction_id=transaction_id)
@@ -483,10 +963,12 @@ class PaymentService:
             return before
         if before is None or before.status != payment.status:
             extra = ""
-            if payment.status in (APPROVED, DECLINED, VOIDED) and payment.transaction_id:
+            if payment.status in (APPROVED, payments.DECLINED, VOIDED) and \
+                    payment.transaction_id:
                 extra = f", transaction {payment.transaction_id}"
             log.info("%s: %s -> %s (%s)%s: %s", ref, before.status if before else "-",
-                     payment.status, transaction_status(payment), extra, detail)
+                     payment.status, transaction_status(payment),
+                     extra, detail)
         return payment
 
     async def _require_terminal(self) -> None:
@@ -498,24 +980,96 @@ class PaymentService:
                 "payment app is open on the terminal; posbridge reconnects by itself"
             )
 
-    def _busy(self, hint: str = "wait for it to finish or cancel it") -> errors.TerminalBusy:
-        payment = self.in_progress()
-        ref = payment.ref if payment else self._inflight_ref
-        if ref is None:
-            return errors.TerminalBusy(
-                "the terminal is busy with another command (a void or a batch); try again "
-                "in a moment"
+    def _cancellable(self) -> Payment | None:
+        """The sale on the terminal (not a payment made unknown by a void in flight)."""
+        voids = {op.ref for op in self.journal.open_ops(OpKind.VOID)}
+        for payment in self.journal.active():
+            if payment.ref not in voids:
+                return payment
+        return None
+
+    def _check_voidable(self, payment: Payment) -> None:
+        ref = payment.ref
+        if payment.status == VOIDED:
+            raise errors.AlreadyVoided(f"payment {ref!r} is already voided")
+        if payment.status == APPROVED and payment.batch_number is not None:
+            raise errors.AlreadySettled(
+                f"payment {ref!r} was settled in batch {payment.batch_number} and can no "
+                "longer be voided; refund it instead"
             )
-        if payment is not None and payment.status == UNKNOWN:
+        if payment.status == UNKNOWN and any(
+                op.ref == ref for op in self.journal.open_ops(OpKind.VOID)):
+            raise errors.TerminalBusy(
+                f"the void of payment {ref!r} was sent and its outcome is not known yet; "
+                "posbridge is asking the terminal. Query the payment before voiding again",
+                retrieval_reference_number=ref,
+                held_by={"command": "void", "retrieval_reference_number": ref},
+            )
+        if payment.status != APPROVED:
+            raise errors.PaymentNotApproved(
+                f"payment {ref!r} is {public_status(payment)}, not approved; only an "
+                "approved payment can be voided"
+            )
+
+    def _busy(self) -> errors.TerminalBusy:
+        """Another command holds the terminal (refused before this one started)."""
+        held = self._holder
+        assert held is not None
+        extra: dict[str, Any] = {"held_by": held.body()}
+        if held.command != "batch" and held.ref:
+            extra["retrieval_reference_number"] = held.ref
+        return errors.TerminalBusy(
+            f"the terminal is busy with {held.describe()}; try again when it has answered",
+            **extra)
+
+    def _busy_payment(self, hint: str = "wait for it to finish or cancel it"
+                      ) -> errors.TerminalBusy:
+        """A payment that is not final holds the terminal (found by a running command)."""
+        payment = self.in_progress()
+        assert payment is not None
+        ref = payment.ref
+        voids = {op.ref for op in self.journal.open_ops(OpKind.VOID)}
+        command = "void" if ref in voids else "payment"
+        extra: dict[str, Any] = {"retrieval_reference_number": ref,
+                 "held_by": {"command": command, "retrieval_reference_number": ref}}
+        if command == "void":
+            return errors.TerminalBusy(
+                f"the void of payment {ref!r} is unknown while posbridge asks the terminal "
+                "about it; try again in a few seconds", **extra)
+        if payment.status in (UNKNOWN, RECEIVED):
             return errors.TerminalBusy(
                 f"payment {ref!r} is unknown while posbridge asks the terminal about it; "
-                "try again in a few seconds",
-                retrieval_reference_number=ref,
-            )
-        return errors.TerminalBusy(
-            f"the terminal is busy with payment {ref!r}; {hint}",
-            retrieval_reference_number=ref,
-        )
+                "try again in a few seconds", **extra)
+        return errors.TerminalBusy(f"the terminal is busy with payment {ref!r}; {hint}",
+                                   **extra)
+
+
+_R = TypeVar("_R")
+
+
+async def _outcome_of(held: Holder) -> Any:
+    """The outcome of the identical command in flight: its answer, or its error."""
+    await asyncio.wait([held.done])
+    if held.done.cancelled():
+        raise errors.TerminalBusy(f"{held.describe()} was interrupted; try again",
+                                  held_by=held.body())
+    return held.done.result()
+
+
+def _known(payment: Payment) -> Known:
+    return Known(Status(payment.status), payment.amount_minor, payment.transaction_id,
+                 payment.batch_number)
+
+
+def _view(result: QueryResult) -> TerminalView:
+    return TerminalView(result.found, result.status, result.response_code,
+                        result.transaction_id, result.amount, result.batch_number,
+                        result.condition_code)
+
+
+def _printable(text: str) -> str:
+    """Text from the terminal or a request, safe for one log line."""
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
 def _expect(answer: Message, kind: type[_T]) -> _T:
@@ -526,27 +1080,12 @@ def _expect(answer: Message, kind: type[_T]) -> _T:
     return answer
 
 
-def _check_voidable(payment: Payment) -> None:
-    ref = payment.ref
-    if payment.status == VOIDED:
-        raise errors.AlreadyVoided(f"payment {ref!r} is already voided")
-    if payment.status == APPROVED and payment.batch_number is not None:
-        raise errors.AlreadySettled(
-            f"payment {ref!r} was settled in batch {payment.batch_number} and can no longer "
-            "be voided; refund it instead"
-        )
-    if payment.status != APPROVED:
-        raise errors.PaymentNotApproved(
-            f"payment {ref!r} is {public_status(payment)}, not approved; only an approved "
-            "payment can be voided"
-        )
-
-
 def _refusal(reply: Reply, ref: str) -> errors.PosBridgeError:
     detail = f" ({reply.detail})" if reply.detail else ""
     reason = reply.reason
     if reason == "busy":
-        return errors.TerminalBusy(f"the terminal is busy with another payment{detail}")
+        return errors.TerminalBusy(f"the terminal is busy with another payment{detail}",
+                                   held_by={"command": "terminal"})
     if reason == "unsupported_condition_code":
         return errors.UnsupportedConditionCode(f"the terminal refused the condition code{detail}")
     if reason == "duplicate_reference":

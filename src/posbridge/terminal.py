@@ -80,8 +80,11 @@ class TerminalClient:
         self._peer: Hello | None = None
         self._last_error = ""
         self._stopping = False
-        #: Called with each PaymentResult the terminal reports (must not block).
-        self.on_result: Callable[[PaymentResult], None] = lambda result: None
+        #: Called with every application message from the terminal, in the order the link
+        #: delivered them, before anyone waiting for that answer is woken (must not block).
+        #: The service journals each answer here, so a late answer is applied like a timely
+        #: one and an older answer can never be applied after a newer one.
+        self.on_message: Callable[[Message], None] = lambda message: None
         #: Called each time the link comes up (must not block; schedule work instead).
         self.on_connected: Callable[[Hello], None] = lambda hello: None
 
@@ -185,11 +188,15 @@ class TerminalClient:
             log.debug("link: opened %s, saying hello", transport.description)
             try:
                 reason = await runner.run()
+            except Exception as exc:  # a bug below must not end the reconnect loop
+                log.exception("link: the link loop failed")
+                reason = f"posbridge's link loop failed: {exc!r}"
             finally:
                 self._runner = None
                 await transport.close()
                 if self.connected:
-                    self._on_event(LinkDown("posbridge is stopping"))
+                    self._on_event(LinkDown(
+                        "posbridge is stopping" if self._stopping else "the link loop ended"))
             was_up = link.peer is not None
             self._fail(reason)
             if was_up:
@@ -215,7 +222,10 @@ class TerminalClient:
                 peer.model or "?", peer.serial or "?", peer.app_version or "?",
                 ",".join(peer.condition_codes) or "none",
             )
-            self.on_connected(peer)
+            try:
+                self.on_connected(peer)
+            except Exception:
+                log.exception("link: handling the terminal's hello failed")
         elif isinstance(event, LinkDown):
             if self.connected:
                 if self._stopping:
@@ -231,16 +241,21 @@ class TerminalClient:
                     future.set_exception(LinkLost(f"the link went down: {event.reason}"))
         elif isinstance(event, MessageReceived):
             message = event.message
-            if isinstance(message, PaymentResult):
-                self.on_result(message)
-            elif isinstance(message, Reply | QueryResult | BatchResult):
+            if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult):
+                log.warning("link: unexpected message from the terminal: %s", message)
+                return
+            try:
+                self.on_message(message)
+            except Exception:
+                # A failure of the application (the journal, a bug) must never end the link:
+                # the reconnect loop is what keeps posbridge usable.
+                log.exception("link: handling %s failed", type(message).__name__)
+            if not isinstance(message, PaymentResult):
                 answered = self._waiting.get(message.rid)
                 if answered is not None and not answered.done():
                     answered.set_result(message)
                 else:
-                    log.info("link: late answer %s ignored", message)
-            else:
-                log.warning("link: unexpected message from the terminal: %s", message)
+                    log.info("link: late answer %s (applied)", type(message).__name__)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

@@ -206,7 +206,7 @@ def _cell(value: object) -> object:
 
 
 def _journal(args: argparse.Namespace) -> int:
-    from .journal import Journal
+    from .journal import Journal, JournalError
 
     try:
         journal = Journal(args.journal, readonly=True)
@@ -239,7 +239,7 @@ def _journal(args: argparse.Namespace) -> int:
             writer.writerow(COLUMNS)
             for p in reversed(journal.recent(-1)):
                 writer.writerow([_cell(getattr(p, c)) for c in COLUMNS])
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, JournalError) as exc:
         print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
               file=sys.stderr)
         return EXIT_ERROR

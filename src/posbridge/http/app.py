@@ -187,6 +187,7 @@ def health_body(service: PaymentService) -> dict[str, Any]:
             if current else None
         ),
         "journal": str(service.journal.path),
+        "journal_error": service.journal_problem(),
     }
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import errors
+from .. import errors, payments
 from ..journal import Payment
 from ..service import BatchSummary, format_minor, public_status, shown, transaction_status
 
@@ -26,7 +27,7 @@ _REF = Field(
     description="Identifies the payment: the POS's own reference for the sale (an invoice "
     "number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again "
     "answers with what the first one got.",
-    json_schema_extra={"minLength": 1, "maxLength": 64, "pattern": "^[ -~]{1,64}$"},
+    json_schema_extra={"minLength": 1, "maxLength": 64, "pattern": payments.REFERENCE_PATTERN},
 )
 
 
@@ -34,13 +35,13 @@ class CreatePaymentRequest(_Body):
     amount: str = Field(
         description="The amount as a decimal string with at most two decimal places, above "
         "zero and at most the bridge's maximum (default 999999.99).",
-        json_schema_extra={"pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
+        json_schema_extra={"pattern": payments.AMOUNT_PATTERN},
     )
     retrieval_reference_number: str = _REF
     condition_code: str = Field(
         description="Two digits: how the card is presented; the terminal's supported codes "
         "are listed by GET /health.",
-        json_schema_extra={"pattern": "^[0-9]{2}$"},
+        json_schema_extra={"pattern": payments.CONDITION_CODE_PATTERN},
     )
 
 
@@ -66,6 +67,8 @@ class SubmitBatchRequest(_Body):
 
 Status = Literal["pending", "unknown", "approved", "declined", "cancelled", "timed_out",
                  "voided", "failed"]
+# The statuses the POS sees are payments.Status without "received" (shown as "unknown").
+assert set(typing.get_args(Status)) == {str(s) for s in payments.Status} - {"received"}
 
 
 class _Answer(BaseModel):
@@ -97,6 +100,9 @@ class QueryPaymentResponse(_Answer):
     status: Status
     amount: str
     batch_number: int | None
+    recovered_from_terminal: bool = Field(
+        description="true when the journal had no record of this payment and posbridge "
+        "brought it back from the terminal's own record")
 
 
 class VoidPaymentResponse(_Answer):
@@ -108,6 +114,10 @@ class SubmitBatchResponse(_Answer):
     batch_number: int
     count: int
     total: str
+    batch_id: str = Field(description="posbridge's id for this batch, journaled before it "
+                          "was sent to the terminal")
+    replayed: bool = Field(description="true when this answers a SubmitBatch whose answer "
+                           "was lost: the batch it settled, not a new one")
 
 
 class ErrorResponse(BaseModel):
@@ -240,6 +250,7 @@ def query_payment_response(payment: Payment) -> dict[str, Any]:
         "status": public_status(payment),
         "amount": payment.amount,
         "batch_number": payment.batch_number,
+        "recovered_from_terminal": payment.origin == "terminal",
     }
 
 
@@ -259,6 +270,8 @@ def submit_batch_response(batch: BatchSummary) -> dict[str, Any]:
         "batch_number": batch.batch_number,
         "count": batch.count,
         "total": format_minor(batch.total_minor),
+        "batch_id": batch.batch_id,
+        "replayed": batch.replayed,
     }
 
 

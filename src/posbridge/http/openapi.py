@@ -19,7 +19,7 @@ from . import models
 _COMMON = (errors.InvalidApiVersion, errors.InvalidJson, errors.InvalidRequest,
            errors.Unauthorized, errors.ForbiddenHost, errors.ForbiddenOrigin,
            errors.RequestTimeout, errors.RequestTooLarge, errors.HeadersTooLarge,
-           errors.InternalError)
+           errors.InternalError, errors.JournalUnavailable)
 # What a command that goes to the terminal can add: no link, no answer, or a refusal.
 _TERMINAL = (errors.TerminalNotConnected, errors.TerminalTimeout, errors.TerminalBusy,
              errors.TerminalRefused)
@@ -63,7 +63,7 @@ ROUTES: dict[str, dict[str, Any]] = {
                    "retrieval_reference_number": "invoice-123456789",
                    "condition_code": "82", "transaction_id": "100100090250128303091105",
                    "transaction_status": "00", "status": "approved", "amount": "1.00",
-                   "batch_number": None},
+                   "batch_number": None, "recovered_from_terminal": False},
     },
     "/VoidPayment": {
         "summary": "Void payment",
@@ -84,7 +84,8 @@ ROUTES: dict[str, dict[str, Any]] = {
         "errors": _TERMINAL,
         "example": {},
         "answer": {"success": True, "message": "Submit batch command processed",
-                   "batch_number": 1, "count": 12, "total": "231.40"},
+                   "batch_number": 1, "count": 12, "total": "231.40",
+                   "batch_id": "3f9c2a7e51d04b88", "replayed": False},
     },
 }
 

@@ -26,7 +26,9 @@ from typing import Any, ClassVar
 
 from .errors import RemoteProtocolError
 
-PROTOCOL_VERSION = 1
+#: Version 2 adds the batch's id chosen by the host (``batch.batch_id``), ``batch_query``
+#: and ``batch_result.found``, so that a batch whose answer was lost can be asked for.
+PROTOCOL_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,22 @@ class Void(Message):
 
 @dataclass(frozen=True)
 class Batch(Message):
+    """Settle every approved, unsettled payment. ``batch_id`` is chosen by the host and
+    journaled before sending; a terminal that already settled a batch with this id answers
+    with that batch again instead of settling another."""
+
     KIND: ClassVar[str] = "batch"
     rid: int
+    batch_id: str = ""
+
+
+@dataclass(frozen=True)
+class BatchQuery(Message):
+    """What became of the batch ``batch_id``? Answered with a ``BatchResult``."""
+
+    KIND: ClassVar[str] = "batch_query"
+    rid: int
+    batch_id: str
 
 
 # -- application: terminal -> PC -------------------------------------------------------
@@ -164,6 +180,8 @@ class BatchResult(Message):
     count: int
     total: int
     refs: tuple[str, ...] = field(default=())
+    batch_id: str = ""
+    found: bool = True  # false: a batch_query for a batch the terminal never settled
 
 
 @dataclass(frozen=True)
@@ -183,7 +201,7 @@ TERMINAL_STATUSES = ("pending", "approved", "declined", "cancelled", "timed_out"
 _KINDS: dict[str, type[Message]] = {
     cls.KIND: cls
     for cls in (
-        Hello, Ack, Heartbeat, Data, Sale, Cancel, Query, Void, Batch,
+        Hello, Ack, Heartbeat, Data, Sale, Cancel, Query, Void, Batch, BatchQuery,
         Reply, QueryResult, BatchResult, PaymentResult,
     )
 }

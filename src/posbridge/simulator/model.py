@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..protocol.messages import (
     Batch,
+    BatchQuery,
     BatchResult,
     Cancel,
     Message,
@@ -69,12 +70,18 @@ class TerminalModel:
         customer_delay: float = 2.0,
         condition_codes: tuple[str, ...] = DEFAULT_CONDITION_CODES,
         state_path: str | os.PathLike[str] | None = None,
+        settle_delay: float = 0.0,
     ) -> None:
         self.customer_delay = customer_delay
+        #: How long settling a batch with the acquirer takes before the answer is sent.
+        self.settle_delay = settle_delay
         self.condition_codes = condition_codes
         self.state_path = Path(state_path) if state_path else None
         self.payments: dict[str, SimPayment] = {}
         self.batch_number = 0
+        #: Every batch settled, by the id the PC gave it: a batch sent again is answered
+        #: with the same result, never settled twice.
+        self.batches: dict[str, dict[str, object]] = {}
         self._customers: dict[str, asyncio.Task[None]] = {}
         #: Sends a message to the PC if the link is up (set by the server).
         self.emit: Callable[[Message], None] = lambda message: None
@@ -89,6 +96,7 @@ class TerminalModel:
             return
         state = json.loads(self.state_path.read_text())
         self.batch_number = state["batch_number"]
+        self.batches = state.get("batches", {})
         for item in state["payments"]:
             payment = SimPayment(**item)
             if payment.status == "pending":
@@ -103,7 +111,8 @@ class TerminalModel:
             return
         data = json.dumps(
             {"batch_number": self.batch_number,
-             "payments": [asdict(p) for p in self.payments.values()]},
+             "payments": [asdict(p) for p in self.payments.values()],
+             "batches": self.batches},
             indent=1,
         )
         tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
@@ -127,6 +136,8 @@ class TerminalModel:
             return self._void(message)
         if isinstance(message, Batch):
             return self._batch(message)
+        if isinstance(message, BatchQuery):
+            return self._batch_query(message)
         log.warning("simulator: ignoring unexpected %s", message)
         return None
 
@@ -234,17 +245,44 @@ class TerminalModel:
         log.info("simulator: %s: voided", void.ref)
         return Reply(void.rid, void.ref, accepted=True)
 
-    def _batch(self, batch: Batch) -> BatchResult:
+    def _batch(self, batch: Batch) -> BatchResult | None:
+        done = self.batches.get(batch.batch_id) if batch.batch_id else None
+        if done is not None:
+            log.info("simulator: batch %s again: answering with batch %s", batch.batch_id,
+                     done["batch_number"])
+            return self._batch_answer(batch.rid, batch.batch_id, done)
         self.batch_number += 1
         settled = [p for p in self.payments.values()
                    if p.status == "approved" and not p.batch_number]
         for p in settled:
             p.batch_number = self.batch_number
+        record: dict[str, object] = {
+            "batch_number": self.batch_number, "count": len(settled),
+            "total": sum(p.amount for p in settled), "refs": [p.ref for p in settled]}
+        if batch.batch_id:
+            self.batches[batch.batch_id] = record
         self._save()
-        total = sum(p.amount for p in settled)
         log.info("simulator: batch %d: %d payment(s)", self.batch_number, len(settled))
-        return BatchResult(batch.rid, self.batch_number, len(settled), total,
-                           tuple(p.ref for p in settled))
+        answer = self._batch_answer(batch.rid, batch.batch_id, record)
+        if self.settle_delay > 0:
+            # Settling with the acquirer takes a while; the answer comes when it is done.
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.settle_delay, self.emit, answer)
+            return None
+        return answer
+
+    def _batch_query(self, query: BatchQuery) -> BatchResult:
+        done = self.batches.get(query.batch_id)
+        if done is None:
+            return BatchResult(query.rid, 0, 0, 0, (), query.batch_id, found=False)
+        return self._batch_answer(query.rid, query.batch_id, done)
+
+    @staticmethod
+    def _batch_answer(rid: int, batch_id: str, record: dict[str, object]) -> BatchResult:
+        refs = record["refs"]
+        assert isinstance(refs, list)
+        return BatchResult(rid, int(str(record["batch_number"])), int(str(record["count"])),
+                           int(str(record["total"])), tuple(refs), batch_id)
 
     async def close(self) -> None:
         tasks = list(self._customers.values())
