@@ -697,11 +697,11 @@ def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) ->
         if p is not None and a.body.get("amount") is not None and minor(
                 str(a.body["amount"])) != minor(p.amount):
             add("mismatched", "pos", ref, f"{who}: amount {a.body['amount']}, sent {p.amount}")
+        if status == "unknown":
+            continue  # "may or may not be on the terminal": true of anything not final
         if a.path != "/QueryPayment":
-            if status not in (None, "pending", "unknown") and status not in FINAL:
+            if status not in (None, "pending") and status not in FINAL:
                 add("mismatched", "pos", ref, f"{who}: status {status!r}")
-            if status in ("pending", "unknown"):
-                continue
         if a.path == "/QueryPayment":
             ts = a.body.get("transaction_status")
             want = (t or {}).get("response_code") if status == "declined" else TXN_STATUS.get(
