@@ -699,9 +699,8 @@ def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) ->
             add("mismatched", "pos", ref, f"{who}: amount {a.body['amount']}, sent {p.amount}")
         if status == "unknown":
             continue  # "may or may not be on the terminal": true of anything not final
-        if a.path != "/QueryPayment":
-            if status not in (None, "pending") and status not in FINAL:
-                add("mismatched", "pos", ref, f"{who}: status {status!r}")
+        if a.path != "/QueryPayment" and status not in (None, "pending", *FINAL):
+            add("mismatched", "pos", ref, f"{who}: status {status!r}")
         if a.path == "/QueryPayment":
             ts = a.body.get("transaction_status")
             want = (t or {}).get("response_code") if status == "declined" else TXN_STATUS.get(
@@ -748,12 +747,20 @@ def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) ->
 
 
 def scan_log(lines: list[str]) -> dict[str, Any]:
+    """Tracebacks and ERROR lines of the bridge's log; the ERROR lines grouped by what they
+    say (references, numbers and times stripped), most frequent first."""
     tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
     errors = [line for line in lines if re.search(r"\s(ERROR|CRITICAL)\s", line)]
+    groups: collections.Counter[str] = collections.Counter()
+    for line in errors:
+        text = " ".join(line.split()[2:])  # without the date and time
+        text = re.sub(r"s\d{5}-\d+", "REF", text)
+        groups[re.sub(r"\d+", "N", text)[:110]] += 1
     return {
         "tracebacks": len(tracebacks),
-        "traceback_examples": ["\n".join(lines[i:i + 12]) for i in tracebacks[:3]],
+        "traceback_examples": ["\n".join(lines[i:i + 14]) for i in tracebacks[:3]],
         "errors": len(errors),
+        "error_groups": groups.most_common(8),
         "error_examples": errors[:8],
     }
 
@@ -893,8 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         for ex in c["examples"]:
             print(f"    [{ex['view']}] {ex['ref']}: {ex['text']}")
     print(f"bridge log: {logscan['tracebacks']} traceback(s), {logscan['errors']} ERROR line(s)")
-    for line in logscan["error_examples"][:5]:
-        print(f"    {line[:200]}")
+    for text, n in logscan["error_groups"][:6]:
+        print(f"    {n:>5} x {text}")
     for tb in logscan["traceback_examples"][:1]:
         print("    " + tb.replace("\n", "\n    "))
     if run.unfinished:
