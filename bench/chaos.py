@@ -318,7 +318,7 @@ class Run:
     stuck: list[str] = field(default_factory=list)
     outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
     unexpected: list[str] = field(default_factory=list)
-    timing: collections.Counter[str] = field(default_factory=collections.Counter)
+    timing: dict[str, float] = field(default_factory=lambda: collections.defaultdict(float))
     timing_n: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def __post_init__(self) -> None:
@@ -601,6 +601,7 @@ def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) ->
 
     pos = run.payments
     # 1. What the terminal has, against what the POS asked for and the journal recorded.
+    t: dict[str, Any] | None
     for ref, t in terminal.items():
         if ref not in pos:
             add("duplicated", "terminal", ref, f"a payment nobody asked for: {t['status']}")
@@ -823,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(seed {args.seed}, bug {args.bug})", flush=True)
     if args.plan_only:
         return 0
+    # A SIGTERM to the harness stops the bridge and the simulator too (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="posbridge-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     procs = Procs(workdir, args.bug, args.customer_delay, args.settle_delay)

@@ -158,7 +158,11 @@ class Proxy:
             return fault
 
     def cut_all(self) -> None:
-        self.loop.call_soon_threadsafe(lambda: [self._abort(c) for c in list(self.conns)])
+        def abort_all() -> None:
+            for conn in list(self.conns):
+                self._abort(conn)
+
+        self.loop.call_soon_threadsafe(abort_all)
 
     def stop(self) -> None:
         self.cut_all()
@@ -233,10 +237,10 @@ class Proxy:
         if f.kind == "data" and conn.corrupt_seq.get(direction) == f.seq:
             return corrupted(frame)  # every copy of a frame chosen to be lost
         if f.kind == "ack" and direction == T2H and conn.after_ack is not None:
-            seq, fault = conn.after_ack
+            seq, waiting = conn.after_ack
             if f.seq >= seq:
                 conn.after_ack = None
-                return self._fire_now(conn, fault, frame)
+                return self._fire_now(conn, waiting, frame)
         moment = None
         if f.kind == "data" and f.seq > conn.max_seq[direction]:
             conn.max_seq[direction] = f.seq  # first copy, not a retransmission
