@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -547,3 +547,27 @@ def test_unknown_outcomes_are_never_reported_final_by_a_scripted_fault_table(
             assert all(state == OpState.DONE for _, state in ops(r.journal, "void"))
 
     run(main(), timeout=60)
+
+
+def test_a_version_1_terminal_is_never_sent_a_batch_query(journal_path: Path,
+                                                          caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    """batch_query is link protocol v2; a v1 terminal would drop it without an
+    acknowledgement and the link would go down."""
+    async def main() -> None:
+        async with rig(journal_path) as r:
+            r.server.identity = replace(r.server.identity, version=1)
+            r.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
+            await r.until(lambda: r.client.terminal is not None
+                          and r.client.terminal.version == 1, what="a v1 session")
+            await r.paid("b1")
+            r.terminal.next("batch", "lose")
+            with pytest.raises(errors.TerminalTimeout):
+                await r.service.submit_batch()
+            await asyncio.sleep(0.6)  # a few recovery rounds
+            assert not any(m.KIND == "batch_query" for m in r.terminal.received)
+            assert r.client.connected
+
+    with caplog.at_level(logging.WARNING):
+        run(main())
+    assert any("cannot be asked about batch" in rec.getMessage() for rec in caplog.records)

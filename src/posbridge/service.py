@@ -887,6 +887,14 @@ class PaymentService:
                     continue
                 batch_id = op.ref
                 record = self.journal.batch(batch_id)
+                version = self.terminal.terminal.version if self.terminal.terminal else 0
+                if version < 2:
+                    # batch_query is version 2: a v1 terminal would drop it unread. The
+                    # batch stays unknown until SubmitBatch is sent again (docs/api.md).
+                    log.warning("recovery: the terminal speaks link protocol v%d and cannot "
+                                "be asked about batch %s; submit the batch again", version,
+                                batch_id)
+                    continue
                 if record is not None and record.terminal and record.terminal != serial:
                     log.warning("recovery: batch %s was sent to terminal %s, not to the one "
                                 "connected (%s); it is asked for when that terminal is back",

@@ -247,13 +247,51 @@ def test_host_restart_starts_a_new_session_at_the_terminal() -> None:
     assert wire.received("b") == [Query(1, "after")]
 
 
-def test_version_mismatch_puts_the_host_link_down() -> None:
-    wire = Wire(host(version=PROTOCOL_VERSION + 1), terminal())
+def terminal_speaking(version: int) -> LinkConnection:
+    return LinkConnection(Role.TERMINAL, Hello("terminal", version, "", serial="T-1"), TIMERS)
+
+
+def test_a_version_the_terminal_does_not_speak_puts_the_host_link_down() -> None:
+    wire = Wire(host(), terminal_speaking(0))
     wire.start()
     wire.run(1.0)
     downs = wire.downs("a")
-    assert downs and f"v{PROTOCOL_VERSION}" in downs[0].reason
+    assert downs and "terminal speaks link protocol v0" in downs[0].reason
+    assert f"v{PROTOCOL_VERSION}" in downs[0].reason
     assert not any(isinstance(e, LinkUp) for e in wire.events["b"])
+
+
+def test_an_older_terminal_gets_a_session_in_its_version() -> None:
+    """A v1 terminal answers the v2 hello with its own version and no session (as v1
+    specified); the host says hello again in v1, and the session is v1 on both ends."""
+    a, b = host(version=2), terminal_speaking(1)
+    wire = Wire(a, b)
+    wire.start()
+    wire.run(1.0)
+    [up] = [e for e in wire.events["a"] if isinstance(e, LinkUp)]
+    assert up.peer.version == 1
+    assert (a.version, b.version) == (1, 1)
+    wire.a.send(Query(1, "r"), wire.now)
+    wire.run(wire.now + 1)
+    assert wire.received("b") == [Query(1, "r")]
+
+
+def test_a_newer_host_gets_a_session_in_the_terminals_version() -> None:
+    a, b = host(version=PROTOCOL_VERSION + 1), terminal()
+    wire = Wire(a, b)
+    wire.start()
+    wire.run(1.0)
+    assert any(isinstance(e, LinkUp) for e in wire.events["a"])
+    assert a.version == b.version == PROTOCOL_VERSION
+
+
+def test_a_terminal_answers_an_older_host_in_the_hosts_version() -> None:
+    a, b = host(version=1), terminal()
+    wire = Wire(a, b)
+    wire.start()
+    wire.run(1.0)
+    assert any(isinstance(e, LinkUp) for e in wire.events["a"])
+    assert a.version == b.version == 1
 
 
 def test_no_answer_to_hello_times_out() -> None:

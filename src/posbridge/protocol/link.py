@@ -10,7 +10,11 @@ returns the events it produced (``LinkUp``, ``MessageReceived``, ``LinkDown``).
 
 Session. The host (the PC) opens with ``Hello(role="host", session=S)``, repeating it every
 ``rto`` until the terminal answers with ``Hello(role="terminal", session=S)`` carrying its
-identity (serial, model, app version, supported condition codes). Versions must match. A
+identity (serial, model, app version, supported condition codes). The version is
+negotiated: each side speaks every version from ``MIN_PROTOCOL_VERSION`` to its own; the
+host offers its own, a terminal answers in the host's version when it speaks it (else with
+its own, opening no session), and a host that hears an older version it also speaks says
+hello again in that one. ``version`` is the session's version once up. A
 terminal that receives Data or a heartbeat outside a session answers with a Hello whose
 session is empty: the host then knows the terminal restarted and drops the session. A
 terminal that receives a Hello with a new session starts that session afresh (the host
@@ -36,11 +40,12 @@ host and IDLE -> UP -> CLOSED for the terminal. CLOSED is final: make a new conn
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import LocalProtocolError, RemoteProtocolError
 from .frames import FrameDecoder, encode_frame
 from .messages import (
+    MIN_PROTOCOL_VERSION,
     Ack,
     Data,
     Heartbeat,
@@ -139,6 +144,8 @@ class LinkConnection:
         self._last_rx = 0.0
         self._started = 0.0
         self._hello_deadline = 0.0
+        #: The protocol version of this session: the identity's until negotiated down.
+        self.version = self.identity.version
 
     # -- public API -------------------------------------------------------------------
 
@@ -228,7 +235,7 @@ class LinkConnection:
             if now >= self._started + t.handshake_timeout:
                 return self._down(f"no answer to hello within {t.handshake_timeout:g} s")
             if now >= self._hello_deadline:
-                self._write(self.identity, now)
+                self._write(self._host_hello(), now)
                 self._hello_deadline = now + t.rto
             return []
         if self.state is not State.UP:
@@ -274,10 +281,16 @@ class LinkConnection:
                 return []  # an answer to an older hello
             if self.state is not State.HANDSHAKE:
                 return []  # a duplicate answer to a repeated hello
-            if hello.version != self.identity.version:
+            if hello.version != self.version:
+                if MIN_PROTOCOL_VERSION <= hello.version < self.version:
+                    # An older terminal that we can speak to: say hello again in its version.
+                    self.version = hello.version
+                    self._write(self._host_hello(), now)
+                    self._hello_deadline = now + self.timers.rto
+                    return []
                 return self._down(
                     f"terminal speaks link protocol v{hello.version}, we speak "
-                    f"v{self.identity.version}"
+                    f"v{MIN_PROTOCOL_VERSION} to v{self.identity.version}"
                 )
             self.state = State.UP
             self.peer = hello
@@ -286,10 +299,13 @@ class LinkConnection:
         # Terminal side.
         if hello.role != Role.HOST.value:
             return []
-        if hello.version != self.identity.version:
-            # Answer so the host can report the mismatch, but open no session.
+        if not MIN_PROTOCOL_VERSION <= hello.version <= self.identity.version:
+            # Answer with our own version, so that the host can speak it or report the
+            # mismatch, but open no session.
+            self.version = self.identity.version
             self._write(self._terminal_hello(hello.session), now)
             return []
+        self.version = hello.version
         if self.state is State.UP and hello.session == self._session:
             self._write(self._terminal_hello(self._session), now)  # host repeated its hello
             return []
@@ -324,11 +340,14 @@ class LinkConnection:
 
     # -- helpers ----------------------------------------------------------------------
 
+    def _host_hello(self) -> Hello:
+        return replace(self.identity, version=self.version)
+
     def _terminal_hello(self, session: str) -> Hello:
         i = self.identity
         return Hello(
             role=Role.TERMINAL.value,
-            version=i.version,
+            version=self.version,
             session=session,
             serial=i.serial,
             model=i.model,

@@ -29,6 +29,8 @@ from .errors import RemoteProtocolError
 #: Version 2 adds the batch's id chosen by the host (``batch.batch_id``), ``batch_query``
 #: and ``batch_result.found``, so that a batch whose answer was lost can be asked for.
 PROTOCOL_VERSION = 2
+#: The oldest version this implementation still speaks; the hello negotiates down to it.
+MIN_PROTOCOL_VERSION = 1
 
 
 @dataclass(frozen=True)
