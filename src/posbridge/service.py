@@ -233,6 +233,8 @@ class PaymentService:
         #: The latest Progress per pending payment (what the customer is shown, the QR
         #: payload): informational, so in memory only; QueryPayment shows it while pending.
         self.progress: dict[str, Progress] = {}
+        #: Called with each payment and its new Progress (the events stream's "progress").
+        self.progress_listeners: list[Callable[[Payment, Progress], None]] = []
         terminal.on_message = self._on_message
         terminal.on_progress = self._on_progress
         terminal.on_connected = self._on_connected
@@ -1155,6 +1157,11 @@ class PaymentService:
             if done is None or not done.active:
                 del self.progress[ref]
         self.progress[progress.ref] = progress
+        for listener in self.progress_listeners:
+            try:
+                listener(payment, progress)
+            except Exception:  # an events subscriber must never stop the link
+                log.exception("%s: a progress listener failed", progress.ref)
         log.info("%s: the terminal shows the customer: %s", progress.ref, progress.stage)
 
     def progress_of(self, payment: Payment) -> Progress | None:

@@ -20,6 +20,7 @@ Exit status of the API commands, for scripts:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -291,6 +292,10 @@ def _wait(pos: Any, args: argparse.Namespace) -> int:
             print(line, file=sys.stderr, flush=True)
         last[:] = [state]
 
+    # What the terminal shows now (its QR code came as the sale was accepted, before the
+    # stream below opens: terminal events are not replayed).
+    with contextlib.suppress(Exception):
+        progress(pos.query_payment(args.ref))
     try:
         # Follows GET /events for the payment; polls only if the stream cannot be opened.
         answer = pos.wait_final(args.ref, poll=0.3, timeout=args.timeout, progress=progress)

@@ -160,7 +160,9 @@ def test_watch_prints_a_payments_events_and_pay_wait_follows_the_stream(
         log = stack.bridge.text()
     statuses = [e["data"]["to_status"] for e in lines if e["event"] == "payment"]
     assert statuses == ["unknown", "pending", "approved"], lines
-    assert log.count("POST /QueryPayment") == 1, log.count("POST /QueryPayment")
+    # One QueryPayment as it starts (what the terminal shows now) and one for the final
+    # answer: no polling.
+    assert log.count("POST /QueryPayment") == 2, log.count("POST /QueryPayment")
     assert log.count("GET /events") >= 2
 
 

@@ -262,7 +262,7 @@ def test_every_refusal_before_a_route_is_json(journal_path: Path) -> None:
                 body = r.json()
                 assert body["success"] is False and body["error_code"] == "INVALID_REQUEST"
                 assert "preflight" in body["message"] and "x-api-version" in body["message"]
-            out = await raw(b, b"GET /events HTTP/1.1\r\nHost: localhost\r\n"
+            out = await raw(b, b"GET /ws HTTP/1.1\r\nHost: localhost\r\n"
                                b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
                                b"Sec-WebSocket-Version: 13\r\n"
                                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",

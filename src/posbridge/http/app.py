@@ -69,6 +69,10 @@ def create_app(
     metrics.watch(service)
     reader = BodyReader()
     broker = EventBroker(service.journal, service.terminal, events)
+    # What the terminal shows the customer (its QR code) is no journal row: a "progress"
+    # event without an id, with the fields QueryPayment shows at that moment.
+    service.progress_listeners.append(lambda payment, progress: broker.publish(
+        "progress", models.query_payment_response(payment, progress)))
 
     def command(
         model: type[Any], run: Callable[[Any], Awaitable[dict[str, Any] | bytes]]
