@@ -91,19 +91,33 @@ EVENT_MODELS: tuple[type[BaseModel], ...] = (
     JournalEventData, LinkEventData, StreamEventData, OverflowEventData)
 
 
+def _single(values: list[str], name: str) -> str | None:
+    """The one value of a header or query parameter, None when absent; given twice, it is
+    ambiguous (which one did the client mean?), so it is refused like a repeated Host."""
+    if len(values) > 1:
+        raise errors.InvalidRequest(f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def _event_id(given: str, name: str) -> int:
+    if not given.isascii() or not given.isdigit() or len(given) > 18:
+        raise errors.InvalidRequest(
+            f"{name} must be an event id (a whole number, 0 for the whole history); "
+            f"got {given[:40]!r}")
+    return int(given)
+
+
 def _after(request: Request) -> int | None:
     """Where the subscriber resumes: ``Last-Event-ID`` (what EventSource sends when it
     reconnects, so it wins over the URL it reconnects to), else ``?after=``, else None
-    (only what happens from now on)."""
-    for given, name in ((request.headers.get("last-event-id"), "the Last-Event-ID header"),
-                        (request.query_params.get("after"), "after")):
-        if given is None or given == "":
-            continue
-        if not given.isascii() or not given.isdigit() or len(given) > 18:
-            raise errors.InvalidRequest(
-                f"{name} must be an event id (a whole number, 0 for the whole history); "
-                f"got {given[:40]!r}")
-        return int(given)
+    (only what happens from now on). An empty header counts as absent (EventSource's
+    reset); an empty ``?after=`` is an error, since nothing sends it by accident."""
+    header = _single(request.headers.getlist("last-event-id"), "the Last-Event-ID header")
+    query = _single(request.query_params.getlist("after"), "after")
+    if header:
+        return _event_id(header, "the Last-Event-ID header")
+    if query is not None:
+        return _event_id(query, "after")
     return None
 
 
@@ -164,7 +178,7 @@ def routes(broker: EventBroker) -> list[Route]:
 
     async def events(request: Request) -> Response:
         after = _after(request)
-        ref = request.query_params.get("ref")
+        ref = _single(request.query_params.getlist("ref"), "ref")
         if ref is not None:
             check_reference(ref)
         return EventStream(broker, broker.subscribe(after, ref))
