@@ -793,7 +793,7 @@ class PaymentService:
                 f"the terminal ({serial}) has no record of payment {ref!r}, which means it "
                 f"never reached the terminal: it is {public_status(after)} now; nothing to "
                 "settle by hand", status=public_status(after))
-        void_in_flight = any(op.ref == ref for op in self.journal.open_ops(OpKind.VOID))
+        void_in_flight = ref in self._voids_in_flight()
         status = payments.resolved_status(Status(after.status), void_in_flight, paid)
         assert status is not None
         outcome = "paid" if paid else "not paid"
@@ -1332,9 +1332,13 @@ class PaymentService:
                 "payment app is open on the terminal; posbridge reconnects by itself"
             )
 
+    def _voids_in_flight(self) -> set[str]:
+        """The payments whose void was sent and whose outcome is not known yet."""
+        return {op.ref for op in self.journal.open_ops(OpKind.VOID)}
+
     def _cancellable(self) -> Payment | None:
         """The sale on the terminal (not a payment made unknown by a void in flight)."""
-        voids = {op.ref for op in self.journal.open_ops(OpKind.VOID)}
+        voids = self._voids_in_flight()
         for payment in self.journal.active():
             if payment.ref not in voids:
                 return payment
@@ -1349,8 +1353,7 @@ class PaymentService:
                 f"payment {ref!r} was settled in batch {payment.batch_number} and can no "
                 "longer be voided; refund it instead"
             )
-        if payment.status == UNKNOWN and any(
-                op.ref == ref for op in self.journal.open_ops(OpKind.VOID)):
+        if payment.status == UNKNOWN and ref in self._voids_in_flight():
             raise errors.TerminalBusy(
                 f"the void of payment {ref!r} was sent and its outcome is not known yet; "
                 "posbridge is asking the terminal. Query the payment before voiding again",
@@ -1386,8 +1389,7 @@ class PaymentService:
         payment = self.in_progress()
         assert payment is not None
         ref = payment.ref
-        voids = {op.ref for op in self.journal.open_ops(OpKind.VOID)}
-        command = "void" if ref in voids else "payment"
+        command = "void" if ref in self._voids_in_flight() else "payment"
         extra: dict[str, Any] = {"retrieval_reference_number": ref,
                  "held_by": {"command": command, "retrieval_reference_number": ref}}
         if command == "void":
