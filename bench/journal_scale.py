@@ -15,7 +15,10 @@ transaction), then measures in real processes:
   reference each time; the in-process simulator approves at once).
 
 So growth with the journal's size is visible side by side. A script that prints figures,
-never a timed test. The rows follow the journal's schema version 1.
+never a timed test. The journal has the current schema (``Journal`` makes it); the rows fill
+the columns every schema version has, and later columns (origin, kind, resolved_by) take
+their defaults, which is what a journal migrated from an old bridge holds. No refunds or
+receipts: their tables are keyed by payment and read only for the payment asked for.
 """
 
 from __future__ import annotations

@@ -86,3 +86,37 @@ def test_a_terminal_that_sends_no_receipt_leaves_none(journal_path: Path) -> Non
             assert models.query_payment_response(payment)["receipt"] is None
 
     run(main())
+
+
+def test_a_payments_receipts_are_found_by_index_not_by_reading_every_receipt(
+        journal_path: Path) -> None:
+    """`posbridge receipt REF` on a journal of a busy year: SQLite's work for one payment's
+    receipts must not grow with the table. Counted in VM steps (a progress handler every
+    50 steps), not in time, so a loaded machine cannot make it pass or fail."""
+    from posbridge.journal import Journal
+
+    journal = Journal(journal_path)
+    try:
+        with journal.atomic():
+            for i in range(4000):
+                journal.save_receipt("payment", f"r-{i}", "", {"status": "approved"},
+                                     [f"merchant {i}"], [f"customer {i}"])
+        journal.save_receipt("refund", "r-7", "rf-1", {}, ["refund"], ["refund"])
+        journal.save_receipt("void", "r-7", "", {}, ["void"], ["void"])
+        steps = 0
+
+        def count() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        journal._db.set_progress_handler(count, 50)
+        got = journal.receipts("r-7")
+        journal._db.set_progress_handler(None, 0)
+        assert [(r.kind, r.refund_ref) for r in got] == [
+            ("payment", ""), ("refund", "rf-1"), ("void", "")]
+        assert steps < 20, f"{steps * 50} VM steps for 3 receipts of 4,002: a table scan"
+        with pytest.raises(ValueError, match="receipt kind"):
+            journal.save_receipt("tip", "r-7", "", {}, [], [])
+    finally:
+        journal.close()

@@ -285,6 +285,11 @@ class RefundRecord:
     updated_at: str
 
 
+#: What a receipt is for. ``receipts(ref)`` names them all so that SQLite finds a payment's
+#: receipts through the (kind, ref, refund_ref) index instead of reading the whole table.
+RECEIPT_KINDS = ("payment", "void", "refund")
+
+
 @dataclass(frozen=True)
 class Receipt:
     """The terminal's receipt for a final payment, a void or a refund."""
@@ -758,6 +763,8 @@ class Journal:
                      merchant_copy: list[str], customer_copy: list[str]) -> None:
         """Keep the terminal's receipt; the first one of each (kind, payment, refund) is
         kept: a receipt is what was printed, and does not change."""
+        if kind not in RECEIPT_KINDS:
+            raise ValueError(f"receipt kind {kind!r} is not one of {RECEIPT_KINDS}")
         with self.atomic():
             self._db.execute(
                 "INSERT OR IGNORE INTO receipts (kind, ref, refund_ref, fields, merchant_copy, "
@@ -774,7 +781,8 @@ class Journal:
     def receipts(self, ref: str) -> list[Receipt]:
         """Every receipt of payment ``ref`` (its own, its void's, its refunds'), in order."""
         return [_receipt(row) for row in self._read(
-            "SELECT * FROM receipts WHERE ref = ? ORDER BY id", (ref,))]
+            f"SELECT * FROM receipts WHERE kind IN ({', '.join('?' * len(RECEIPT_KINDS))}) "
+            "AND ref = ? ORDER BY id", (*RECEIPT_KINDS, ref))]
 
     # -- payments: writes -------------------------------------------------------------
 
