@@ -20,13 +20,15 @@ import hashlib
 import hmac
 import json
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from .events import event_data
 from .http.access import AccessPolicy, _host_name, is_loopback_bind
 from .journal import Journal, JournalError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("posbridge.webhook")
 
@@ -90,6 +92,8 @@ class WebhookSender:
             self._task = None
 
     async def _run(self) -> None:
+        import httpx  # here: a bridge without a webhook never loads the HTTP client
+
         delay = self.backoff[0]
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as http:
             while True:
@@ -114,6 +118,8 @@ class WebhookSender:
 
     async def _deliver(self, http: httpx.AsyncClient, event_id: int, kind: str,
                        data: dict[str, object]) -> bool:
+        import httpx  # loaded by _run already
+
         body = _ENCODER.encode({"event": kind, "id": event_id, "data": data}).encode()
         try:
             response = await http.post(self.url, content=body, headers={

@@ -195,3 +195,23 @@ def test_a_stop_signal_closes_the_link_and_the_journal_then_exits_0(
         # The journal was closed: SQLite removes the WAL file when its last connection closes.
         assert not Path(f"{stack.journal}-wal").exists()
         assert "Traceback" not in log
+
+
+def test_a_bridge_loads_only_what_its_command_needs(tmp_path: Path) -> None:
+    """A `serve` over TCP, through a payment and a stop, never loads the HTTP client (only a
+    webhook needs it), the panel's Tk, USB, serial, QR images or the test libraries: each
+    would cost every cashier PC memory and start-up time (issue 20). Read from the real
+    process's own import log (PYTHONPROFILEIMPORTTIME), so a new import anywhere, even a
+    late one, is seen."""
+    stack = Stack(tmp_path, customer_delay=0.1, bridge_env={"PYTHONPROFILEIMPORTTIME": "1"})
+    with stack.running():
+        ref = "lean-1"
+        answer = stack.post("/CreatePayment", create(ref)).json()
+        assert answer["success"] is True, answer
+        stack.wait_status(ref, "approved")
+    imported = {line.rsplit("|", 1)[1].strip() for line in stack.bridge.text().splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "posbridge.listener" in imported and "uvicorn" in imported  # the log is read
+    # (click is not in the list: uvicorn's own package imports it.)
+    unneeded = {"httpx", "tkinter", "usb", "serial", "segno", "hypothesis", "rich"}
+    assert imported & unneeded == set()
