@@ -160,3 +160,22 @@ def parse_sse(text: str) -> list[Event]:
         if event["data"] is not None or "retry" in event:
             out.append(event)
     return out
+
+
+async def raw(b: Bridge, data: bytes, read_timeout: float = 5.0) -> bytes:
+    """Send raw bytes on a fresh connection; return all the server sends until it closes
+    (or the read times out)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", b.port)
+    writer.write(data)
+    # Answered and closed before it had all: the answer is still to be read.
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    out = b""
+    try:
+        async with asyncio.timeout(read_timeout):
+            while chunk := await reader.read(65536):
+                out += chunk
+    except TimeoutError:
+        pass
+    writer.close()
+    return out

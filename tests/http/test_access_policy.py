@@ -3,7 +3,6 @@ real uvicorn on a real port with the production protocol class."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -16,7 +15,7 @@ from posbridge.http.access import (
     is_loopback_bind,
     normalize_origin,
 )
-from rig import HEADERS, Bridge, bridge, create_body, run
+from rig import HEADERS, bridge, create_body, raw, run
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 ALLOWED = "http://pos.shop.example:3000"
@@ -27,23 +26,6 @@ def journal_rows(path: Path) -> tuple[int, int]:
         payments = db.execute("SELECT count(*) FROM payments").fetchone()[0]
         events = db.execute("SELECT count(*) FROM events").fetchone()[0]
     return payments, events
-
-
-async def raw(b: Bridge, data: bytes, read_timeout: float = 5.0) -> bytes:
-    """Send raw bytes on a fresh connection; return all the server sends until it closes
-    (or the read times out)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", b.port)
-    writer.write(data)
-    await writer.drain()
-    out = b""
-    try:
-        async with asyncio.timeout(read_timeout):
-            while chunk := await reader.read(65536):
-                out += chunk
-    except TimeoutError:
-        pass
-    writer.close()
-    return out
 
 
 # -- policy parsing (pure) ---------------------------------------------------------------

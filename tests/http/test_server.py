@@ -5,7 +5,6 @@ uvicorn on a real port with the production protocol class."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,27 +13,7 @@ import pytest
 
 from posbridge.http import body as http_body
 from posbridge.http.server import GuardedHttpToolsProtocol, uvicorn_config
-from rig import Bridge, bridge, run
-
-
-async def raw(b: Bridge, data: bytes, read_timeout: float = 5.0) -> bytes:
-    """Send raw bytes on a fresh connection; return all the server sends until it closes
-    (or the read times out)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", b.port)
-    writer.write(data)
-    # Answered and closed before it had all: the answer is still to be read.
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
-    out = b""
-    try:
-        async with asyncio.timeout(read_timeout):
-            while chunk := await reader.read(65536):
-                out += chunk
-    except TimeoutError:
-        pass
-    writer.close()
-    return out
-
+from rig import Bridge, bridge, raw, run
 
 # -- limits ------------------------------------------------------------------------------
 
