@@ -19,18 +19,34 @@ import json
 import signal
 from typing import cast
 
-# Same fields, types and about the same length as the bridge's answer for an approved payment.
+# Same fields, types and about the same length as the bridge's answer for an approved payment
+# (since issue 18 that answer carries the refunds and the terminal's receipt).
+_COPY = ["POSBRIDGE SIMULATOR - NO REAL MONEY", "SALE APPROVED", "AMOUNT     SGD 1.00",
+         "METHOD     PayNow wallet ****uery", "TXN        100126120257201299524972",
+         "TID SIM-000001  MID SIM-MERCHANT-0001", "2026-12-02T06:45:19Z"]
 BODY = json.dumps(
     {
         "success": True,
         "message": "Query payment command processed",
         "retrieval_reference_number": "bench-query",
         "condition_code": "82",
-        "transaction_id": "TX0123456789AB",
+        "transaction_id": "100126120257201299524972",
         "transaction_status": "00",
         "status": "approved",
         "amount": "1.00",
         "batch_number": None,
+        "recovered_from_terminal": False,
+        "refunded": "0.00",
+        "refunds": [],
+        "receipt": {
+            "kind": "payment", "method": "PayNow", "account": "wallet ****uery",
+            "transaction_id": "100126120257201299524972", "terminal_id": "SIM-000001",
+            "merchant_id": "SIM-MERCHANT-0001", "time": "2026-12-02T06:45:19Z",
+            "amount": "1.00", "status": "approved",
+            "merchant_copy": ["MERCHANT COPY", *_COPY, "SIGNATURE NOT REQUIRED"],
+            "customer_copy": ["CUSTOMER COPY", *_COPY, "THANK YOU"],
+        },
+        "resolved_by_hand": False,
     },
     separators=(",", ":"),
 ).encode()
