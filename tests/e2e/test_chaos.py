@@ -74,6 +74,13 @@ SCHEDULES = {
     "drop_late_batch": [
         "--commands", "6", "--seed", "2", "--settle-delay", "2.5", "--step-timeout", "12",
         "--mix", "fault_sale=0,batch=0.3,idle=0,cancel=0,void=0,fault_batch=0,refund=0"],
+    # replay=0: after no answer the POS asks QueryPayment before sending again (docs/api.md
+    # allows either); sending the same refund again would heal the bug.
+    "failed_lost_refund": [
+        "--commands", "8", "--seed", "1", "--only-moments", "refund_sent,refund_answer_lost",
+        "--only-kinds", "kill_bridge",
+        "--mix", "fault_sale=0,batch=0,idle=0,cancel=0,void=0,refund=1,replay=0,"
+        "fault_refund=1"],
 }
 
 
@@ -120,6 +127,20 @@ def test_a_dropped_late_batch_answer_is_caught(tmp_path: Path) -> None:
     assert result["lost"] >= 1, text
     assert views(result, "lost").get("journal", 0) >= 1, text
     assert "the journal says unsettled" in json.dumps(result["findings"]["lost"]), text
+
+
+def test_a_refund_assumed_never_sent_after_a_kill_is_caught(tmp_path: Path) -> None:
+    """A bridge that, at start-up, journals a refund in flight as failed without asking:
+    the POS, told nothing was refunded, refunds again under a new reference, and the
+    terminal refunds the customer twice (or refuses the second as more than remains)."""
+    code, result, text = chaos(tmp_path, "--bug", "failed_lost_refund",
+                               *SCHEDULES["failed_lost_refund"])
+    assert code == 1, text
+    assert result["faults_by_kind"].get("kill_bridge", 0) >= 3, text
+    assert views(result, "duplicated").get("terminal", 0) >= 1, text
+    assert "made 2 times" in json.dumps(result["findings"]["duplicated"]), text
+    # ... and the journal's refunded total disagrees with the terminal's.
+    assert views(result, "mismatched").get("journal", 0) >= 1, text
 
 
 def test_a_seed_reproduces_the_plan_exactly() -> None:
