@@ -8,9 +8,13 @@ POS got reconciled with the bridge's journal and the terminal's own record.
         --only-kinds kill_bridge --commands 12                 # a planted bug (self-test)
 
 The POS follows docs/api.md to the letter: sales with random outcomes (the simulator's cents
-table), cancels while the customer pays, voids of approved payments, batches; a second
-client polls QueryPayment at the same time. A `failed` payment is sent again under a NEW
-reference, so a wrong `failed` becomes a second charge on the terminal.
+table), cancels while the customer pays, voids of approved payments, refunds of approved
+payments (full, several partials, one over what remains that must be refused with 409, the
+same refund_reference sent again after a fault), batches; a second client polls
+QueryPayment at the same time. A `failed` payment is sent again under a NEW reference, so a
+wrong `failed` becomes a second charge on the terminal; a refund told `failed` or `refused`
+(nothing refunded) is sent again under a NEW refund reference, so a wrong one becomes a
+second refund.
 
 Faults are fired by the proxy (bench/chaos_proxy.py) when it sees the moment's link message,
 and counted only then. Prints the commands, the fault tables (kind x moment), lost /
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +68,7 @@ COMMAND_MOMENTS = {
     "cancel": ("cancel_sent",),
     "void": ("void_sent", "void_answer_lost"),
     "batch": ("batch_sent", "batch_answer_lost"),
+    "refund": ("refund_sent", "refund_answer_lost"),
     "idle": ("between",),
 }
 #: How long a journal write failure lasts before the harness lets the bridge write again.
@@ -80,6 +86,21 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
+class RefundStep:
+    amount: str
+    over: bool = False  # more than remains of the payment: must be refused with 409
+    fault: tuple[str, str] | None = None
+    #: after a fault, send the same refund_reference again at once (idempotent) rather than
+    #: ask QueryPayment first; after an approval, send it once more (it must be a replay)
+    replay: bool = False
+
+
+#: refund cents the simulator gives a part to (.44 declined, .47 answer lost): avoided, the
+#: proxy's faults make those moments
+REFUND_SCENARIO_CENTS = (44, 47)
+
+
+@dataclass(frozen=True)
 class Step:
     kind: str  # "sale", "batch" or "idle"
     amount: str = ""
@@ -87,6 +108,7 @@ class Step:
     void: bool = False  # void it if it ends approved
     fault: tuple[str, str] | None = None  # (moment, kind) for the sale / cancel / batch / idle
     void_fault: tuple[str, str] | None = None
+    refunds: tuple[RefundStep, ...] = ()  # refund it (in this order) if it ends approved
 
 
 @dataclass(frozen=True)
@@ -99,6 +121,12 @@ class Mix:
     fault_cancel: float = 0.8
     fault_void: float = 0.7
     fault_batch: float = 0.9
+    refund: float = 0.15  # of the sales not cancelled or voided
+    refund_full: float = 0.35  # one refund of all of it; else 2 or 3 partial refunds
+    refund_rest: float = 0.3  # after the partials, one refund of exactly what remains
+    refund_over: float = 0.4  # then one more, over what remains (refused with 409)
+    fault_refund: float = 0.6
+    replay: float = 0.5
 
 
 def make_plan(seed: int, commands: int, mix: Mix, moments: tuple[str, ...],
@@ -143,10 +171,42 @@ def make_plan(seed: int, commands: int, mix: Mix, moments: tuple[str, ...],
             if void:
                 cents = "00"
             void_fault = cell("void") if void and rng.random() < mix.fault_void else None
+            # (no draw at all with refund=0: the plans of older schedules stay as they were)
+            refund = mix.refund > 0 and not cancel and not void and rng.random() < mix.refund
+            if refund:
+                cents = "00"
             amount = f"{rng.randint(1, 300)}.{cents}"
-            steps.append(Step("sale", amount, cancel, void, fault, void_fault))
-            planned += 1 + cancel + void
+            refunds = refund_plan(rng, minor(amount), mix, cell) if refund else ()
+            steps.append(Step("sale", amount, cancel, void, fault, void_fault, refunds))
+            planned += 1 + cancel + void + len(refunds)
     return steps
+
+
+def refund_plan(rng: random.Random, paid: int, mix: Mix,
+                cell: Callable[[str], tuple[str, str] | None]) -> tuple[RefundStep, ...]:
+    """The refunds of one approved payment of ``paid`` cents (at least 1.00)."""
+    def step(cents: int) -> RefundStep:
+        fault = cell("refund") if rng.random() < mix.fault_refund else None
+        return RefundStep(cents_text(cents), False, fault, rng.random() < mix.replay)
+
+    if rng.random() < mix.refund_full:
+        steps = [step(paid)]
+    else:
+        n = rng.randint(2, 3)
+        parts = [rng.randint(1, paid // (n + 1)) for _ in range(n)]
+        parts = [p + 1 if p % 100 in REFUND_SCENARIO_CENTS else p for p in parts]
+        steps = [step(p) for p in parts]
+        rest = paid - sum(parts)
+        if rng.random() < mix.refund_rest and rest % 100 not in REFUND_SCENARIO_CENTS:
+            steps.append(step(rest))
+    if rng.random() < mix.refund_over:
+        rest = paid - sum(minor(s.amount) for s in steps)
+        steps.append(RefundStep(cents_text(rest + rng.randint(1, 500)), over=True))
+    return tuple(steps)
+
+
+def cents_text(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def plan_digest(steps: list[Step]) -> str:
@@ -290,6 +350,10 @@ class PosPayment:
     accepted: bool = False  # the bridge showed it has it (200, 504 or a query 200)
     final: str = ""  # the last final status the POS was told
     voided: bool = False
+    #: each refund the POS meant to make: the refund references it tried for it (a new
+    #: one after "nothing was refunded"), with the amount in cents
+    refunds: list[tuple[list[str], int]] = field(default_factory=list)
+    refunded_told: int | None = None  # QueryPayment's `refunded` once its refunds were done
 
 
 @dataclass
@@ -393,6 +457,10 @@ class Run:
             attempt += 1  # not paid: a fresh attempt under a NEW reference (docs/api.md)
         if step.void and status == "approved":
             self.void(ref, step.void_fault)
+        if step.refunds and status == "approved":
+            for n, plan in enumerate(step.refunds, 1):
+                self.refund(ref, n, plan)
+            self.refunds_told(ref)
 
     def _create_and_wait(self, ref: str, step: Step, cancel: bool) -> str:
         body = {"amount": step.amount, "retrieval_reference_number": ref,
@@ -477,6 +545,90 @@ class Run:
             raise Stuck(f"{ref}: void never finished")
         finally:
             self.disarm()
+
+    def refund(self, ref: str, n: int, plan: RefundStep) -> None:
+        """One refund the POS means to make (docs/api.md, RefundPayment): the same
+        refund_reference until it is known; a new one only when nothing was refunded."""
+        self.commands["refund_over" if plan.over else "refund"] += 1
+        tried: list[str] = []
+        self.payments[ref].refunds.append((tried, minor(plan.amount)))
+        deadline = time.monotonic() + self.step_timeout
+        sent_again = False
+        self.arm(plan.fault, f"{ref} refund {n}")
+        try:
+            while time.monotonic() < deadline and len(tried) <= 5:
+                if not tried:
+                    tried.append(f"{ref}-r{n}-1")
+                rref = tried[-1]
+                body = {"retrieval_reference_number": ref, "refund_reference": rref,
+                        "amount": plan.amount}
+                code, js = self.post("/RefundPayment", body, ref)
+                err = js.get("error_code")
+                if code == 200 and js.get("status") == "approved":
+                    if plan.over:
+                        self.unexpected.append(f"RefundPayment {rref}: over what remains, "
+                                               "approved")
+                    if plan.replay and not sent_again:
+                        sent_again = True  # once: the same refund again must be a replay
+                        self.commands["refund_replay"] += 1
+                        continue
+                    return
+                if code == 200 and js.get("status") == "unknown":
+                    time.sleep(0.3)  # its answer was lost: the bridge is asking the terminal
+                    continue
+                if code == 200:  # refused or failed: nothing was refunded; a new reference
+                    tried.append(f"{ref}-r{n}-{len(tried) + 1}")
+                    continue
+                if code == 409 and err == "REFUND_EXCEEDS_PAYMENT":
+                    if not plan.over:
+                        self.unexpected.append(f"RefundPayment {rref}: {code} {err}")
+                    return
+                if code == 503 or err == "TERMINAL_BUSY":
+                    time.sleep(0.3)
+                    continue
+                if code not in (None, 500, 504):
+                    self.unexpected.append(f"RefundPayment {rref}: {code} {err}")
+                    return
+                # No answer, 500 or 504: its outcome is not known to the POS.
+                sent_again = True
+                self.commands["refund_again"] += 1
+                if plan.replay:
+                    time.sleep(0.3)  # the same refund again: never refunded twice
+                    continue
+                status = self._refund_status(ref, rref, deadline)
+                if status == "approved":
+                    return
+                if status in ("refused", "failed"):
+                    tried.append(f"{ref}-r{n}-{len(tried) + 1}")
+                # not in the journal: it never arrived; send the same one again
+            raise Stuck(f"{ref}: refund {n} never finished")
+        finally:
+            self.disarm()
+
+    def _refund_status(self, ref: str, rref: str, deadline: float) -> str | None:
+        """QueryPayment until the refund ``rref`` is no longer unknown; None when the
+        journal has no such refund."""
+        while time.monotonic() < deadline:
+            code, js = self.query(ref)
+            if code == 200:
+                entry = [r for r in js.get("refunds", []) if r["refund_reference"] == rref]
+                if not entry:
+                    return None
+                if entry[0]["status"] != "unknown":
+                    return str(entry[0]["status"])
+            time.sleep(0.3)
+        raise Stuck(f"{ref}: refund {rref} stayed unknown")
+
+    def refunds_told(self, ref: str) -> None:
+        """What QueryPayment says was refunded, once no refund of it is unknown."""
+        deadline = time.monotonic() + self.step_timeout
+        while time.monotonic() < deadline:
+            code, js = self.query(ref)
+            if code == 200 and all(r["status"] != "unknown" for r in js.get("refunds", [])):
+                self.payments[ref].refunded_told = minor(str(js["refunded"]))
+                return
+            time.sleep(0.3)
+        raise Stuck(f"{ref}: its refunds stayed unknown")
 
     def batch(self, fault: tuple[str, str] | None, n: int) -> None:
         self.commands["batch"] += 1
@@ -568,6 +720,7 @@ class JournalView:
     payments: dict[str, dict[str, Any]]
     batches: list[dict[str, Any]]  # settled batches: batch_number, count, total_minor
     open_ops: list[dict[str, Any]]  # schema 2: operations still "sent" (outcome not known)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)  # by refund_ref
 
 
 def read_journal(path: Path) -> JournalView:
@@ -580,11 +733,13 @@ def read_journal(path: Path) -> JournalView:
         batches = [dict(r) for r in db.execute("SELECT * FROM batches")]
         ops = ([dict(r) for r in db.execute("SELECT * FROM operations WHERE state = 'sent'")]
                if "operations" in tables else [])
+        refunds = ({r["refund_ref"]: dict(r) for r in db.execute("SELECT * FROM refunds")}
+                   if "refunds" in tables else {})
     finally:
         db.close()
     settled = [b for b in batches if b.get("batch_number") is not None
                and b.get("state", "done") == "done"]
-    return JournalView(payments, settled, ops)
+    return JournalView(payments, settled, ops, refunds)
 
 
 def minor(amount: str) -> int:
@@ -592,7 +747,8 @@ def minor(amount: str) -> int:
     return int(whole) * 100 + int(frac.ljust(2, "0") or "0")
 
 
-def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) -> list[Finding]:
+def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]],
+              trefunds: list[dict[str, Any]] | None = None) -> list[Finding]:
     out: list[Finding] = []
     journal, jbatches = jv.payments, jv.batches
 
@@ -678,7 +834,7 @@ def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) ->
                 f"batch {n}; no SubmitBatch answer told the POS")
     # 4. Every answer the POS (and the second client) received.
     for a in run.answers:
-        if a.code != 200 or not a.body or a.path in ("/SubmitBatch",):
+        if a.code != 200 or not a.body or a.path in ("/SubmitBatch", "/RefundPayment"):
             continue
         ref = str(a.body.get("retrieval_reference_number") or a.ref)
         t = terminal.get(ref)
@@ -741,10 +897,90 @@ def reconcile(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]]) ->
         if p.final and t is not None and p.final != t["status"] and p.final != "failed":
             add("mismatched", "pos", ref, f"the POS was last told {p.final}; terminal "
                 f"{t['status']}")
+    reconcile_refunds(run, jv, terminal, trefunds or [], add)
     for text in run.stuck:
         ref = text.split(":")[0]
         add("lost", "pos", ref, f"the POS never learned the outcome: {text}")
     return out
+
+
+def reconcile_refunds(run: Run, jv: JournalView, terminal: dict[str, dict[str, Any]],
+                      trefunds: list[dict[str, Any]],
+                      add: Callable[[str, str, str, str], None]) -> None:
+    """Refunds in the three views: the terminal's refunds (its state file), the journal's,
+    every answer the POS got. Per payment the refunded totals agree, never exceed the amount
+    paid, and no refund the POS meant to make was made twice."""
+    pos = run.payments
+    asked = {rref: (ref, cents) for ref, p in pos.items() for tried, cents in p.refunds
+             for rref in tried}
+    made: dict[str, int] = collections.defaultdict(int)  # the terminal's total, by payment
+    by_ref = {}
+    for r in trefunds:
+        if r.get("status", "approved") != "approved":
+            continue
+        rref, ref = str(r["refund_ref"]), str(r["ref"])
+        by_ref[rref] = r
+        made[ref] += int(r["amount"])
+        if rref not in asked:
+            add("duplicated", "terminal", ref, f"a refund nobody asked for: {rref}")
+        elif (ref, int(r["amount"])) != asked[rref]:
+            add("mismatched", "terminal", ref, f"refund {rref}: {r['amount']} of {ref}, the "
+                f"POS asked for {asked[rref][1]} of {asked[rref][0]}")
+        j = jv.refunds.get(rref)
+        if j is None:
+            add("lost", "journal", ref, f"the terminal refunded {rref}, the journal has no "
+                "such refund")
+        elif j["status"] != "approved":
+            add("mismatched", "journal", ref, f"the terminal refunded {rref}, the journal "
+                f"says {j['status']}")
+    journal_total: dict[str, int] = collections.defaultdict(int)
+    for rref, j in jv.refunds.items():
+        ref = str(j["ref"])
+        if j["status"] == "approved":
+            journal_total[ref] += int(j["amount_minor"])
+            if rref not in by_ref:
+                add("mismatched", "journal", ref, f"journal: refund {rref} approved, the "
+                    "terminal has no such refund")
+        elif j["status"] == "unknown":
+            add("lost", "journal", ref, f"refund {rref} still unknown in the journal")
+    for ref in sorted(set(made) | set(journal_total)):
+        t = terminal.get(ref)
+        paid = int(t["amount"]) if t else 0
+        if made[ref] > paid:
+            add("duplicated", "terminal", ref, f"refunded {made[ref]} of a payment of {paid}")
+        if made[ref] != journal_total[ref]:
+            add("mismatched", "journal", ref, f"refunded: journal {journal_total[ref]}, "
+                f"terminal {made[ref]}")
+    for ref, p in pos.items():
+        for tried, cents in p.refunds:
+            done = [rref for rref in tried if rref in by_ref]
+            if len(done) > 1:
+                add("duplicated", "terminal", ref, f"one refund of {cents} made "
+                    f"{len(done)} times: {', '.join(done)}")
+        if p.refunded_told is not None and p.refunded_told != made[ref]:
+            add("mismatched", "pos", ref, f"QueryPayment told refunded {p.refunded_told}; the "
+                f"terminal refunded {made[ref]}")
+    for a in run.answers:
+        if not a.body or a.path not in ("/RefundPayment", "/QueryPayment"):
+            continue
+        ref = str(a.body.get("retrieval_reference_number") or a.ref)
+        who = f"{a.who} {a.path}"
+        if a.code == 200 and a.body.get("refunded") is not None:
+            told = minor(str(a.body["refunded"]))
+            if told > made[ref]:
+                add("mismatched", "pos", ref, f"{who} answered refunded {told}; the terminal "
+                    f"refunded {made[ref]} in all")
+        if a.path != "/RefundPayment":
+            continue
+        rref = str(a.body.get("refund_reference", ""))
+        if a.code == 200 and a.body.get("status") == "approved" and rref not in by_ref:
+            add("mismatched", "pos", ref, f"{who} answered {rref} approved; the terminal has "
+                "no such refund")
+        if a.code == 409 and a.body.get("remaining") is not None and ref in terminal:
+            left = int(terminal[ref]["amount"]) - made[ref]
+            if minor(str(a.body["remaining"])) != left:
+                add("mismatched", "pos", ref, f"{who}: remaining {a.body['remaining']}; on "
+                    f"the terminal {left} remains")
 
 
 def scan_log(lines: list[str]) -> dict[str, Any]:
@@ -818,7 +1054,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = make_plan(args.seed, args.commands, mix, moments, kinds)
     digest = plan_digest(steps)
     planned = collections.Counter(s.kind for s in steps)
-    planned_faults = sum((s.fault is not None) + (s.void_fault is not None) for s in steps)
+    planned_faults = sum((s.fault is not None) + (s.void_fault is not None)
+                         + sum(r.fault is not None for r in s.refunds) for s in steps)
     print(f"plan {digest}: {len(steps)} steps, {planned['sale']} sales, {planned['batch']} "
           f"batches, {planned['idle']} idle, {planned_faults} faults planned "
           f"(seed {args.seed}, bug {args.bug})", flush=True)
@@ -843,7 +1080,7 @@ def main(argv: list[str] | None = None) -> int:
     jv = read_journal(procs.journal)
     state = json.loads(procs.state.read_text())
     terminal = {p["ref"]: p for p in state["payments"]}
-    findings = reconcile(run, jv, terminal)
+    findings = reconcile(run, jv, terminal, state.get("refunds", []))
     with procs.log_lock:
         logscan = scan_log(procs.log_lines)
 
@@ -859,7 +1096,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "seed": args.seed, "bug": args.bug, "plan": digest,
         "commands": dict(run.commands), "commands_total": sum(
-            v for k, v in run.commands.items() if k != "void_again"),
+            v for k, v in run.commands.items()
+            if k not in ("void_again", "refund_again", "refund_replay")),
         "outcomes": dict(run.outcomes),
         "answers": len(run.answers),
         "answers_by_path": dict(collections.Counter(f"{a.path} {a.code}" for a in run.answers)),
@@ -885,6 +1123,8 @@ def main(argv: list[str] | None = None) -> int:
     cmds = run.commands
     print(f"commands {result['commands_total']}: sales {cmds['sale']}, cancels "
           f"{cmds['cancel']}, voids {cmds['void']} (sent again {cmds['void_again']}), "
+          f"refunds {cmds['refund']} (sent again after a fault {cmds['refund_again']}, "
+          f"replayed {cmds['refund_replay']}, over what remains {cmds['refund_over']}), "
           f"batches {cmds['batch']}; {len(run.answers)} answers checked")
     print("outcomes " + ", ".join(f"{k} {v}" for k, v in run.outcomes.most_common()))
     print()

@@ -17,6 +17,11 @@ Bugs (each is the kind of change a hurried fix could make):
 - ``drop_late_batch``: a batch answer that arrives after the command gave up, or one the
   bridge has to ask for again, is dropped: the terminal settled payments the journal never
   marks as settled.
+- ``failed_lost_refund``: at start-up a refund still in flight (the bridge was killed after
+  sending it) is journaled ``failed`` ("it never reached the terminal") without asking. The
+  POS, told nothing was refunded, refunds again under a new refund reference: the terminal
+  refunds the customer twice, or refuses the second as more than remains while the journal
+  shows nothing refunded.
 """
 
 from __future__ import annotations
@@ -92,10 +97,30 @@ def _drop_late_batch() -> None:
     cls._apply_batch = _apply_batch
 
 
+def _failed_lost_refund() -> None:
+    from posbridge import service
+    from posbridge.payments import OpKind, RefundStatus
+
+    cls: Any = service.PaymentService
+    original = cls.start
+
+    async def start(self: Any) -> None:
+        # The hurried "fix": a refund with no answer at start-up surely never arrived.
+        for op in self.journal.open_ops(OpKind.REFUND):
+            record = self.journal.refund_of_op(op.id)
+            if record is not None:
+                self.journal.finish_refund(record.refund_ref, RefundStatus.FAILED,
+                                           "planted bug: assumed never sent")
+        await original(self)
+
+    cls.start = start
+
+
 BUGS: dict[str, Callable[[], None]] = {
     "failed_at_startup": _failed_at_startup,
     "lost_void": _lost_void,
     "drop_late_batch": _drop_late_batch,
+    "failed_lost_refund": _failed_lost_refund,
 }
 
 

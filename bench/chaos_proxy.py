@@ -14,6 +14,8 @@ Moments are recognised, not timed:
     void_answer_lost   the terminal's `reply` to a void
     batch_sent         the host's `batch` reached the terminal
     batch_answer_lost  the terminal's `batch_result`
+    refund_sent        the host's `refund` reached the terminal
+    refund_answer_lost the terminal's `reply` to a refund
     between            a heartbeat while no command is in flight
 
 At a "sent" moment the frame is delivered and the fault fires when the terminal's `ack` for
@@ -43,12 +45,15 @@ H2T, T2H = "host->terminal", "terminal->host"
 
 MOMENTS = (
     "sale_sent", "sale_reply_lost", "result_lost", "query_answer_lost", "cancel_sent",
-    "void_sent", "void_answer_lost", "batch_sent", "batch_answer_lost", "between",
+    "void_sent", "void_answer_lost", "batch_sent", "batch_answer_lost", "refund_sent",
+    "refund_answer_lost", "between",
 )
 KINDS = ("kill_bridge", "kill_terminal", "cut", "corrupt", "stall", "journal_fail")
 LOST = frozenset({"sale_reply_lost", "result_lost", "query_answer_lost", "void_answer_lost",
-                  "batch_answer_lost"})
-SENT = frozenset({"sale_sent", "cancel_sent", "void_sent", "batch_sent"})
+                  "batch_answer_lost", "refund_answer_lost"})
+SENT = frozenset({"sale_sent", "cancel_sent", "void_sent", "batch_sent", "refund_sent"})
+#: host -> terminal requests that mark a "sent" moment
+SENT_KINDS = ("sale", "cancel", "void", "batch", "refund")
 #: The longest a stalled link is held open, silent (well beyond the 2 s dead-peer time).
 STALL_MAX = 6.0
 
@@ -270,10 +275,11 @@ class Proxy:
         if direction == H2T:
             if f.rid is not None:
                 conn.rids[f.rid] = f.inner
-            return f"{f.inner}_sent" if f.inner in ("sale", "cancel", "void", "batch") else None
+            return f"{f.inner}_sent" if f.inner in SENT_KINDS else None
         if f.inner == "reply":
             asked = conn.rids.get(f.rid) if f.rid is not None else None
-            return {"sale": "sale_reply_lost", "void": "void_answer_lost"}.get(asked or "")
+            return {"sale": "sale_reply_lost", "void": "void_answer_lost",
+                    "refund": "refund_answer_lost"}.get(asked or "")
         if f.inner == "batch_result":  # the answer to a SubmitBatch, not to a batch_query
             asked = conn.rids.get(f.rid) if f.rid is not None else None
             return "batch_answer_lost" if asked == "batch" else None

@@ -142,6 +142,7 @@ def test_start_take_a_payment_watch_it_and_stop(display: str, tmp_path: Path) ->
         assert "no real money" in running["terminal"] and "(SIMULATOR)" in running["title"]
         assert running["enabled"]["stop"] and not running["enabled"]["start"]
         assert not running["enabled"]["port"]  # no changing the port under a listener
+        assert not running["enabled"]["resolve"]  # nothing selected: nothing to settle
 
         with httpx.Client(base_url=url, headers=HEADERS, timeout=10) as http:
             assert http.get("/health").json()["terminal"]["connected"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -21,13 +22,18 @@ from posbridge.gui.presenter import (
     FormError,
     Light,
     PanelView,
+    Resolution,
     ago,
     batch_done,
     batch_question,
     payment_rows,
     present,
     read_form,
+    read_resolution,
     reference_filter,
+    resolvable,
+    resolve_question,
+    settle_by_hand,
     stop_question,
     tcp_spec,
 )
@@ -36,6 +42,8 @@ from posbridge.listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerSta
 from posbridge.protocol.messages import Hello
 from posbridge.service import BatchSummary
 from posbridge.terminal import LinkStatus
+from procs import Stack
+from test_resolution import void_in_flight_on_a_lost_terminal
 
 NOW = 1_800_000_000.0
 USB = TerminalOption("Terminal on USB", "usb")
@@ -276,3 +284,63 @@ def test_form_refuses_a_bad_setting_from_the_settings_file(delay: float, journal
     with pytest.raises(FormError) as caught:
         read_form("127.0.0.1", "8080", SIMULATOR, "", customer_delay=delay, journal=journal)
     assert message in str(caught.value)
+
+
+# -- settling a payment by hand (issue 18) ------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["received", "pending", "unknown"])
+def test_resolve_is_offered_for_a_payment_whose_outcome_is_not_known(status: str) -> None:
+    up = running(link("connected"))
+    assert resolvable(up, payment(status=status))
+    assert not resolvable(replace(up, state=STOPPED), payment(status=status))
+    assert not resolvable(up, None)
+
+
+@pytest.mark.parametrize("status", ["approved", "declined", "cancelled", "timed_out",
+                                    "voided", "failed"])
+def test_resolve_is_not_offered_for_a_final_payment(status: str) -> None:
+    assert not resolvable(running(link("connected")), payment(status=status))
+
+
+def test_resolve_question_names_the_payment_and_says_the_terminal_is_asked() -> None:
+    text = resolve_question(payment("inv-9", "unknown", "4.00"))
+    assert "inv-9 (4.00) is unknown" in text
+    assert "asks the connected terminal first" in text
+
+
+def test_resolution_needs_an_outcome_and_a_reason() -> None:
+    assert read_resolution("p1", "paid", "  slip shows it  ") == Resolution(
+        "p1", True, "slip shows it")
+    assert read_resolution("p1", "not_paid", "cash").paid is False
+    with pytest.raises(FormError, match="paid or not"):
+        read_resolution("p1", "", "cash")
+    with pytest.raises(FormError, match="Reason: say why"):
+        read_resolution("p1", "paid", "   ")
+    with pytest.raises(FormError, match="Reason: the reason must be"):
+        read_resolution("p1", "paid", "two\nlines")
+
+
+@pytest.mark.e2e
+def test_settle_by_hand_goes_through_the_bridge_and_shows_its_refusal(tmp_path: Path) -> None:
+    """What the Resolve button does, against a real bridge and simulator: the same
+    /admin/ResolvePayment as posbridge journal resolve; a refusal is shown as given."""
+    stack = Stack(tmp_path, customer_delay=0.2)
+    void_in_flight_on_a_lost_terminal(stack.journal)  # the simulator never had p1
+    with stack.running():
+        stack.wait_connected()
+        ok, text = settle_by_hand(stack.url, Resolution("p1", False, "old terminal's report"),
+                                  "alice")
+        assert ok, text
+        assert text == ("Payment p1 settled by hand by alice: voided "
+                        "(transaction_status VD).")
+        after = stack.post("/QueryPayment", {"retrieval_reference_number": "p1"}).json()
+        assert (after["status"], after["resolved_by_hand"]) == ("voided", True)
+        # Now final: the bridge refuses, and the panel shows its message.
+        ok, text = settle_by_hand(stack.url, Resolution("p1", True, "x"), "alice")
+        assert not ok
+        assert text.startswith("Payment p1 was not settled by hand (409 NOT_RESOLVABLE):")
+        assert "its outcome is known" in text
+    # No bridge at all: said so, nothing raised.
+    ok, text = settle_by_hand(stack.url, Resolution("p1", True, "x"), "alice")
+    assert not ok and "did not answer" in text

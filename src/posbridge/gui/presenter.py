@@ -3,7 +3,8 @@ typed) to texts, colours and which buttons can be pressed.
 
 Everything here is a pure function of its arguments (the clock is passed in), so each
 state of the service is tested without a display; ``window.py`` only copies the result
-into widgets.
+into widgets. One exception: ``settle_by_hand`` posts a person's resolution to the bridge,
+through the same API as ``posbridge journal resolve``, and says what to show.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from .. import checks, methods
+from .. import checks, methods, payments
 from ..http.access import is_loopback_bind
 from ..journal import ACTIVE, APPROVED, RECEIVED, UNKNOWN, Payment
 from ..listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerConfig, ListenerStatus
@@ -272,6 +274,78 @@ def _when(iso: str, now: datetime) -> str:
     if at.date() == now.date():
         return at.strftime("%H:%M:%S")
     return at.strftime("%Y-%m-%d %H:%M")
+
+
+# -- settling a payment by hand ----------------------------------------------------------
+
+
+def resolvable(status: ListenerStatus, payment: Payment | None) -> bool:
+    """Whether the selected payment may be offered for settling by hand: the listener runs
+    and the payment's outcome is not known. Whether the terminal can still answer for it
+    only the bridge can tell (it asks the terminal first, and refuses if it can)."""
+    return status.state == RUNNING and payment is not None and payment.active
+
+
+def resolve_question(p: Payment) -> str:
+    return (f"Payment {p.ref} ({p.amount}) is {public_status(p)}: posbridge does not know "
+            "whether the customer paid.\n\n"
+            "Settle it by hand only if the terminal can never answer for it (it was "
+            "replaced, or lost its records), after checking the old terminal's slip or the "
+            "acquirer's report. posbridge asks the connected terminal first and refuses if "
+            "the terminal still has the payment. Your name and reason go into the journal.")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    ref: str
+    paid: bool
+    reason: str
+
+
+def read_resolution(ref: str, outcome: str, reason: str) -> Resolution:
+    """What the operator chose in the Resolve dialog, or FormError saying what is missing.
+    ``outcome`` is "paid", "not_paid" or "" (nothing chosen)."""
+    if outcome not in ("paid", "not_paid"):
+        raise FormError("Choose whether the customer paid or not")
+    reason = reason.strip()
+    if not reason:
+        raise FormError("Reason: say why, for example \"acquirer report 2026-12-01 lists "
+                        "it\"")
+    try:
+        payments.check_reason(reason)
+    except payments.InvalidInput as exc:
+        raise FormError(f"Reason: {exc.message}") from None
+    return Resolution(ref, outcome == "paid", reason)
+
+
+def settle_by_hand(address: str, resolution: Resolution, by: str,
+                   token: str | None = None) -> tuple[bool, str]:
+    """Post ``resolution`` to the bridge at ``address`` (``POST /admin/ResolvePayment``,
+    what ``posbridge journal resolve`` uses): (True, what was done) or (False, why not,
+    the bridge's refusal as it gave it)."""
+    import httpx
+
+    from ..client import ApiError, Client
+
+    try:
+        with Client(address, token=token) as bridge:
+            answer = bridge.resolve_payment(resolution.ref, paid=resolution.paid,
+                                            reason=resolution.reason, by=by)
+    except ApiError as exc:
+        return False, resolve_refused(resolution.ref, exc.status, exc.code, exc.message)
+    except httpx.HTTPError as exc:
+        return False, f"Payment {resolution.ref} was not settled: the bridge at {address} " \
+            f"did not answer ({exc})."
+    return True, resolve_done(resolution.ref, answer, by)
+
+
+def resolve_done(ref: str, answer: dict[str, Any], by: str) -> str:
+    return (f"Payment {ref} settled by hand by {by}: {answer['status']} (transaction_status "
+            f"{answer['transaction_status']}).")
+
+
+def resolve_refused(ref: str, status: int, code: str, message: str) -> str:
+    return f"Payment {ref} was not settled by hand ({status} {code}):\n\n{message}"
 
 
 def reference_filter(text: str) -> str | None:

@@ -79,6 +79,9 @@ class PanelWindow:
         self._last_state = ""
         self._batch: Any = None  # concurrent.futures.Future[BatchSummary] while submitting
         self._bundle: concurrent.futures.Future[BundleResult] | None = None
+        #: settling a payment by hand: (ok, text to show) once the bridge has answered
+        self._resolve: concurrent.futures.Future[tuple[bool, str]] | None = None
+        self._payments: dict[str, Any] = {}  # the listed payments by reference
         self._closing = False
         self._signalled = False
         self._shown_state = ""
@@ -187,6 +190,8 @@ class PanelWindow:
         self.filter.trace_add("write", lambda *_a: self._refresh_list())
         self._add("batch", ttk.Button(bar, text="Submit batch...", command=self.submit_batch)
                   ).pack(side="right")
+        self._add("resolve", ttk.Button(bar, text="Resolve...", command=self.resolve)
+                  ).pack(side="right", padx=(0, 6))
         self._add("filter", ttk.Entry(bar, textvariable=self.filter, width=22)).pack(
             side="right", padx=(4, 18))
         ttk.Label(bar, text="Reference contains").pack(side="right")
@@ -389,6 +394,92 @@ class PanelWindow:
             messagebox.showerror("Batch not submitted", text, parent=self.root)
         self._refresh_list()
 
+    def _selected_payment(self) -> Any:
+        selection = self.tree.selection()
+        return self._payments.get(selection[0]) if len(selection) == 1 else None
+
+    def resolve(self) -> None:
+        """Settle the selected payment by hand: ask paid or not paid and a reason, then post
+        it to the bridge (/admin/ResolvePayment, as posbridge journal resolve does) in a
+        thread; the tick shows the answer."""
+        payment = self._selected_payment()
+        status = self.listener.status()
+        if self._resolve is not None or not presenter.resolvable(status, payment):
+            return
+        dialog = tk.Toplevel(self.root)
+        dialog.title(f"Resolve {payment.ref}")
+        dialog.transient(self.root)
+        body = ttk.Frame(dialog, padding=12)
+        body.pack(fill="both", expand=True)
+        ttk.Label(body, text=presenter.resolve_question(payment), wraplength=460,
+                  justify="left").pack(anchor="w")
+        outcome = tk.StringVar(value="")
+        for value, text in (("paid", "Paid: the customer paid"),
+                            ("not_paid", "Not paid: the customer did not pay")):
+            self._add(f"resolve_{value}", ttk.Radiobutton(
+                body, text=text, value=value, variable=outcome)).pack(anchor="w", pady=(6, 0))
+        ttk.Label(body, text="Reason (required):").pack(anchor="w", pady=(8, 0))
+        reason = tk.StringVar()
+        entry = self._add("resolve_reason", ttk.Entry(body, textvariable=reason, width=60))
+        entry.pack(anchor="w", fill="x")
+        problem = ttk.Label(body, foreground=COLOURS[presenter.RED], wraplength=460)
+        problem.pack(anchor="w", pady=(4, 0))
+        buttons = ttk.Frame(body)
+        buttons.pack(anchor="e", pady=(8, 0))
+        address = status.address
+
+        def done(*_args: object) -> None:
+            try:
+                resolution = presenter.read_resolution(payment.ref, outcome.get(),
+                                                       reason.get())
+            except presenter.FormError as exc:
+                problem.configure(text=str(exc))
+                return
+            self._close_dialog(dialog)
+            import getpass
+
+            by = getpass.getuser()
+            log.info("panel: settling %s by hand as %s", resolution.ref,
+                     "paid" if resolution.paid else "not paid")
+            future: concurrent.futures.Future[tuple[bool, str]] = concurrent.futures.Future()
+            self._resolve = future
+
+            def work() -> None:
+                try:
+                    future.set_result(presenter.settle_by_hand(address, resolution, by))
+                except BaseException as exc:  # shown, never lost in the thread
+                    future.set_exception(exc)
+
+            threading.Thread(target=work, name="resolve", daemon=True).start()
+
+        self._add("resolve_ok", ttk.Button(buttons, text="Settle by hand", command=done)
+                  ).pack(side="right")
+        ttk.Button(buttons, text="Cancel", command=lambda: self._close_dialog(dialog)).pack(
+            side="right", padx=(0, 6))
+        dialog.protocol("WM_DELETE_WINDOW", lambda: self._close_dialog(dialog))
+        entry.bind("<Return>", done)
+        entry.focus_set()
+        dialog.grab_set()  # one resolution at a time: the panel waits for this dialog
+
+    def _close_dialog(self, dialog: tk.Toplevel) -> None:
+        for name in ("resolve_paid", "resolve_not_paid", "resolve_reason", "resolve_ok"):
+            self.widgets.pop(name, None)
+        dialog.destroy()
+
+    def _check_resolve(self) -> None:
+        future = self._resolve
+        if future is None or not future.done():
+            return
+        self._resolve = None
+        exc = future.exception()
+        ok, text = future.result() if exc is None else (False, str(exc))
+        if ok:
+            messagebox.showinfo("Settled by hand", text, parent=self.root)
+        else:
+            log.warning("panel: not settled by hand: %s", text)
+            messagebox.showerror("Not settled by hand", text, parent=self.root)
+        self._refresh_list()
+
     def open_log_folder(self) -> None:
         folder = self.log_dir
         try:
@@ -473,6 +564,7 @@ class PanelWindow:
             self._drain_log()
             self._check_batch()
             self._check_bundle()
+            self._check_resolve()
             state = self.listener.status().state
             self._ticks += 1
             if state != self._last_state or self._ticks % LIST_EVERY == 0:
@@ -513,6 +605,8 @@ class PanelWindow:
         self._enable("start", view.start_enabled)
         self._enable("stop", view.stop_enabled)
         self._enable("batch", view.batch_enabled and self._batch is None)
+        self._enable("resolve", self._resolve is None and presenter.resolvable(
+            status, self._selected_payment()))
         for name in ("host", "port", "refresh"):
             self._enable(name, view.form_enabled)
         self.widgets["terminal"].configure(state="readonly" if view.form_enabled else "disabled")
@@ -581,6 +675,7 @@ class PanelWindow:
                 journal.close()
                 self._journal = None
         rows = presenter.payment_rows(payments, datetime.now().astimezone())
+        self._payments = {p.ref: p for p in payments}
         if not payments and journal is not None:
             self._list_note = "no payment matches" if self.filter.get().strip() else \
                 "no payments yet"
