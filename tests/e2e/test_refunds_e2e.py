@@ -129,3 +129,45 @@ def test_refunds_over_http_survive_a_killed_bridge(tmp_path: Path) -> None:
         assert [(r["kind"], r["refund_reference"]) for r in listed] == [
             ("payment", ""), ("refund", "c1"), ("refund", "c2"), ("refund", "c3")]
         assert receipt_cli("--refund", "nope").returncode == 1
+
+
+def test_a_scenario_file_scripts_each_refund_then_runs_out(tmp_path: Path) -> None:
+    """`posbridge simulator --scenario` with a `refunds` list: the refunds play its steps in
+    order, whatever their cents (decline, answer lost then found by asking, refunded); a
+    replay plays no step; past the list a refund is refused and nothing is refunded."""
+    script = tmp_path / "scenario.json"
+    script.write_text(json.dumps({
+        "payments": [{"outcome": "approve"}],
+        "refunds": [{"outcome": "decline", "note": "acquirer says no"},
+                    {"outcome": "answer_lost"}, {"outcome": "refund"}]}))
+    stack = Stack(tmp_path, customer_delay=0.1)
+    stack.sim.args += ["--scenario", str(script)]
+    with stack.running():
+        assert stack.post("/CreatePayment", {"amount": "10.00", "condition_code": "82",
+                                             "retrieval_reference_number": "s1"}).is_success
+        stack.wait_status("s1", "approved")
+
+        declined = stack.post("/RefundPayment", refund("s1", "d1", "1.00"))
+        assert (declined.status_code, declined.json()["error_code"]) == (
+            409, "TERMINAL_REFUSED"), declined.text
+        assert "declined" in declined.json()["message"]
+
+        lost = stack.post("/RefundPayment", refund("s1", "l1", "1.00"))  # .00: cents say
+        assert lost.status_code == 504, lost.text                      # refunded at once
+        deadline = time.monotonic() + 10
+        while query(stack, "s1")["refunded"] != "1.00":
+            assert time.monotonic() < deadline, query(stack, "s1")
+            time.sleep(0.1)
+
+        made = stack.post("/RefundPayment", refund("s1", "r1", "2.44"))  # .44: cents say
+        assert made.status_code == 200, made.text                       # declined
+        assert (made.json()["status"], made.json()["refunded"]) == ("approved", "3.44")
+        replay = stack.post("/RefundPayment", refund("s1", "r1", "2.44"))
+        assert replay.json()["replayed"] is True
+
+        out = stack.post("/RefundPayment", refund("s1", "x1", "1.00"))
+        assert out.status_code != 200 and out.json()["success"] is False, out.text
+        assert "played all of its refunds" in out.json()["message"]
+        assert query(stack, "s1")["refunded"] == "3.44"
+        assert set(terminal_refunds(stack)) == {"l1", "r1"}
+    assert "scenario refund 1 of 3: decline (acquirer says no)" in stack.sim.text()

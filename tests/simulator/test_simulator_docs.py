@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 from posbridge import methods
 from posbridge.protocol.messages import PROGRESS_STAGES, Progress
 from posbridge.simulator.customer import OUTCOMES
-from posbridge.simulator.scenario import load
+from posbridge.simulator.scenario import RefundStep, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,10 @@ def test_every_simulator_flag_and_outcome_is_in_the_docs() -> None:
         assert flag in out and flag in text, flag
     for outcome in OUTCOMES:
         assert f"`{outcome}`" in text, outcome
-    assert load(ROOT / "examples" / "scenario.json").payments  # the example is valid
+    for outcome in typing.get_args(RefundStep.model_fields["outcome"].annotation):
+        assert f"`{outcome}`" in text, outcome
+    example = load(ROOT / "examples" / "scenario.json")  # the example is valid
+    assert example.payments and example.refunds
 
 
 def test_every_known_method_and_the_progress_message_are_documented() -> None:

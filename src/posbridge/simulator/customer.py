@@ -69,6 +69,18 @@ class Customer(Protocol):
         ...
 
 
+#: A refund's part by its amount's cents, when no scenario says otherwise.
+REFUND_DECLINE_CENTS = 44
+REFUND_LOST_CENTS = 47
+
+
+def refund_from_cents(amount_minor: int) -> str:
+    """"decline" for .44, "answer_lost" for .47, else "refund" (refunded at once)."""
+    cents = amount_minor % 100
+    return {REFUND_DECLINE_CENTS: "decline", REFUND_LOST_CENTS: "answer_lost"}.get(
+        cents, "refund")
+
+
 def from_cents(amount_minor: int, delay: float) -> tuple[Outcome, float]:
     """The cents table: the outcome for an amount, and how long the customer takes."""
     cents = amount_minor % 100

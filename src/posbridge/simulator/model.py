@@ -59,8 +59,6 @@ from .qr import progress_for
 log = logging.getLogger("posbridge.simulator")
 
 DEFAULT_CONDITION_CODES = methods.DEFAULT_CODES
-REFUND_DECLINE_CENTS = 44
-REFUND_LOST_CENTS = 47
 MERCHANT_ID = "SIM-MERCHANT-0001"
 
 
@@ -367,11 +365,19 @@ class TerminalModel:
         if refund.amount <= 0 or refund.amount > remaining:
             return refuse("exceeds_payment",
                           f"{remaining // 100}.{remaining % 100:02d} remains")
-        cents = refund.amount % 100
-        if cents == REFUND_DECLINE_CENTS:
-            log.info("simulator: %s: refund %s declined (scenario .44)", p.ref,
-                     refund.refund_ref)
-            return refuse("refund_declined", "declined by the acquirer (scenario .44)")
+        # The customer's scenario, if it scripts refunds; else the cents table.
+        decide = getattr(self.customer, "refund_outcome", None)
+        outcome = (decide(p.ref, refund.refund_ref, refund.amount) if decide is not None
+                   else customers.refund_from_cents(refund.amount))
+        if outcome == "":
+            return refuse("customer_unavailable",
+                          "the simulator's scenario has played all of its refunds; restart "
+                          "the simulator to play it again")
+        if outcome == "decline":
+            why = ("scenario .44" if decide is None or refund.amount % 100
+                   == customers.REFUND_DECLINE_CENTS else "the simulator's scenario file")
+            log.info("simulator: %s: refund %s declined (%s)", p.ref, refund.refund_ref, why)
+            return refuse("refund_declined", f"declined by the acquirer ({why})")
         txn = _transaction_id()
         made = self.refunds[refund.refund_ref] = SimRefund(
             refund.refund_ref, p.ref, refund.amount, transaction_id=txn,
@@ -380,8 +386,8 @@ class TerminalModel:
         self._save()
         log.info("simulator: %s: refund %s of %d.%02d%s", p.ref, refund.refund_ref,
                  refund.amount // 100, refund.amount % 100,
-                 ", answer lost (scenario .47)" if cents == REFUND_LOST_CENTS else "")
-        if cents == REFUND_LOST_CENTS:
+                 ", answer lost" if outcome == "answer_lost" else "")
+        if outcome == "answer_lost":
             return None
         return Reply(refund.rid, refund.ref, accepted=True,
                      **self._with_receipt(made.receipt).fields())

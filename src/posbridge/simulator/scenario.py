@@ -11,6 +11,11 @@ The file is JSON (``examples/scenario.json``)::
        {"outcome": "timeout"},
        {"outcome": "result_lost"},
        {"outcome": "link_drop", "after": 1}
+     ],
+     "refunds": [
+       {"outcome": "refund"},
+       {"outcome": "decline"},
+       {"outcome": "answer_lost"}
      ]}
 
 ``outcome`` is one of ``customer.OUTCOMES``; ``delay`` is how long the customer takes (the
@@ -19,6 +24,13 @@ file's ``delay``, else ``--customer-delay``); ``code`` the decline code (default
 The amount plays no part. When every listed payment has been played, the terminal refuses
 each new sale with a detail that says the script has run out (the POS gets
 ``TERMINAL_REFUSED`` and nothing is recorded) and the log says so too.
+
+``refunds``, optional, plays one step per refund in the same way: ``refund`` (refunded at
+once), ``decline`` (the acquirer declines it; nothing is refunded) or ``answer_lost``
+(refunded, but the answer to the PC is lost, so the bridge must ask). A refund sent again
+under the same refund reference is answered from the terminal's record and plays no step.
+Without ``refunds`` the refund amount's cents decide (``model.py``); with it, once every
+step has been played, new refunds are refused like new sales.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .customer import DECLINE, LINK_DROP, Outcome, Sale
+from .customer import DECLINE, LINK_DROP, Outcome, Sale, refund_from_cents
 
 log = logging.getLogger("posbridge.simulator")
 
@@ -45,12 +57,20 @@ class Step(BaseModel):
     note: str = ""  # for the reader of the file; logged with the step
 
 
+class RefundStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["refund", "decline", "answer_lost"]
+    note: str = ""
+
+
 class ScenarioFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = ""
     delay: float | None = Field(default=None, ge=0, le=3600)
     payments: list[Step] = Field(min_length=1)
+    refunds: list[RefundStep] | None = None
 
 
 class ScenarioError(ValueError):
@@ -78,6 +98,8 @@ class Scenario:
 
     def __init__(self, script: ScenarioFile, *, default_delay: float, name: str = "") -> None:
         self.steps = script.payments
+        self.refund_steps = script.refunds
+        self.refunds_played = 0
         self.delay = script.delay if script.delay is not None else default_delay
         self.name = name or "the scenario"
         self.played = 0
@@ -104,6 +126,23 @@ class Scenario:
         if step.outcome == LINK_DROP:
             return Outcome(LINK_DROP, after=step.after)
         return Outcome(step.outcome)
+
+    def refund_outcome(self, ref: str, refund_ref: str, amount_minor: int) -> str:
+        """The next refund step's outcome ("refund", "decline", "answer_lost"), "" when the
+        script has none left (the refund is refused), or the cents table's without a
+        ``refunds`` list."""
+        if self.refund_steps is None:
+            return refund_from_cents(amount_minor)
+        if self.refunds_played >= len(self.refund_steps):
+            log.warning("simulator: %s: refund %s refused: the scenario %s has played all "
+                        "%d of its refunds", ref, refund_ref, self.name,
+                        len(self.refund_steps))
+            return ""
+        step = self.refund_steps[self.refunds_played]
+        self.refunds_played += 1
+        log.info("simulator: %s: scenario refund %d of %d: %s%s", ref, self.refunds_played,
+                 len(self.refund_steps), step.outcome, f" ({step.note})" if step.note else "")
+        return step.outcome
 
     def finished(self, ref: str) -> None:
         if self.played == len(self.steps):
