@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from posbridge import errors
 from posbridge.gui.choices import NETWORK, SIMULATOR, TerminalOption
 from posbridge.gui.presenter import (
     AMBER,
@@ -276,3 +278,33 @@ def test_form_refuses_a_bad_setting_from_the_settings_file(delay: float, journal
     with pytest.raises(FormError) as caught:
         read_form("127.0.0.1", "8080", SIMULATOR, "", customer_delay=delay, journal=journal)
     assert message in str(caught.value)
+
+
+def test_batch_question_shows_the_x_report_and_a_mismatch_first(tmp_path: Path) -> None:
+    from posbridge import reports
+    from posbridge.gui.presenter import panel_report
+    from posbridge.journal import Journal
+
+    agreed = reports.build([reports.Item("payment", "82", "approved", 1250)], kind="X",
+                           terminal=[reports.Line("payment", "82", "approved", 1, 1250)])
+    question = batch_question([payment("a", "approved", "12.50")], agreed)
+    assert question.startswith("Submit the batch for the end of the day?")
+    assert "X report: since the first payment" in question
+    assert "PayNow" in question and "the terminal's totals agree" in question
+    differs = reports.build([reports.Item("payment", "82", "approved", 1250)], kind="X",
+                            terminal=[])
+    question = batch_question([payment("a", "approved", "12.50")], differs)
+    assert question.startswith("The journal and the terminal do not agree")
+    assert "!!! MISMATCH" in question and "terminal none" in question
+    # The bridge could not give it (a v1 terminal): the journal's own, with the reason.
+    journal = Journal(tmp_path / "j.sqlite3")
+    try:
+        journal.create("p1", "2.00", 200, "30")
+        fallback = panel_report(errors.TerminalRefused("the terminal speaks link protocol "
+                                                       "v1, which has no totals"), journal)
+        text = batch_question([], fallback)
+        assert "Alipay" in text and "received" in text
+        assert "not compared: the terminal speaks link protocol v1" in text
+        assert panel_report(agreed, journal) is agreed
+    finally:
+        journal.close()
