@@ -310,3 +310,24 @@ def test_a_version_4_journal_is_migrated_and_gains_reports(journal_path: Path) -
         assert j.report(1) == {"kind": "Z"}
     finally:
         j.close()
+
+
+def test_posbridge_report_exits_5_on_a_mismatch_and_1_without_a_bridge(
+        journal_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from posbridge import tools
+
+    kept = reports.build([reports.Item("payment", "82", "approved", 100)], kind="Z",
+                         batch_number=1, mismatch=["settled payments: journal 1 for 1.00, "
+                                                   "terminal's batch 0 for 0.00"])
+    j = Journal(journal_path)
+    j.save_report("b1", 1, "SIM", kept)
+    j.close()
+    assert cli.main(["report", "--batch", "1", "--journal", str(journal_path)]) == 5
+    captured = capsys.readouterr()
+    assert captured.out.startswith("!!! MISMATCH")
+    assert "do not agree" in captured.err
+    monkeypatch.delenv("POSBRIDGE_TOKEN", raising=False)
+    assert cli.main(["report", "--url", "http://127.0.0.1:9"]) == 1
+    assert "is 'posbridge serve' running?" in capsys.readouterr().err
+    assert tools.EXIT_MISMATCH == 5

@@ -176,7 +176,7 @@ def add_report_command(sub: Any, default_journal: str) -> None:
         "and status, refunds and voids included) from the running bridge, compared with the "
         "terminal's own totals; or, with --batch, the Z report the journal kept when that "
         "batch settled (read from the journal: safe while posbridge serve runs, and works "
-        "without it). Exits 2 when the journal and the terminal do not agree.")
+        "without it). Exits 5 when the journal and the terminal do not agree.")
     report.add_argument("--batch", type=int, metavar="N", help="the Z report of batch N")
     report.add_argument("--csv", action="store_true", help="CSV, one row per line")
     report.add_argument("--json", action="store_true", help="the report as JSON")
@@ -190,7 +190,7 @@ def add_report_command(sub: Any, default_journal: str) -> None:
     report.set_defaults(func=_report)
 
 
-EXIT_MISMATCH = 2
+EXIT_MISMATCH = 5  # not 2: argparse exits 2 for a usage error
 
 
 def _report(args: argparse.Namespace) -> int:
