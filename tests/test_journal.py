@@ -92,8 +92,8 @@ def test_creates_missing_parent_directories(tmp_path: Path) -> None:
     assert path.is_file()
 
 
-def test_schema_version_is_4_and_reopening_keeps_data(journal_path: Path) -> None:
-    assert SCHEMA_VERSION == 4
+def test_schema_version_is_5_and_reopening_keeps_data(journal_path: Path) -> None:
+    assert SCHEMA_VERSION == 5
     j = Journal(journal_path)
     j.create("r1", "1.00", 100, "82")
     j.transition("r1", PENDING, "sent")
@@ -110,11 +110,11 @@ def test_schema_version_is_4_and_reopening_keeps_data(journal_path: Path) -> Non
         finally:
             j.close()
         with raw(journal_path) as db:
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master "
                                                "WHERE type = 'table'")}
             assert {"payments", "events", "batches", "operations", "refunds",
-                    "schema_version"} <= tables
+                    "reports", "schema_version"} <= tables
 
 
 def test_a_version_1_journal_is_migrated_with_its_payments_events_and_batches(
@@ -206,17 +206,17 @@ def test_newer_schema_version_is_refused(journal_path: Path) -> None:
     j.create("r1", "1.00", 100, "82")
     j.close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 5")
+        db.execute("UPDATE schema_version SET version = 6")
 
-    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 5") as info:
+    with pytest.raises(RuntimeError, match=r"newer posbridge \(schema 6") as info:
         Journal(journal_path)
     assert str(journal_path) in str(info.value)
-    assert "knows 4" in str(info.value)
+    assert "knows 5" in str(info.value)
     del info
 
     # Refusing the file left it alone.
     with raw(journal_path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(6,)]
         assert db.execute("SELECT ref FROM payments").fetchall() == [("r1",)]
 
 
@@ -234,7 +234,7 @@ def _open_fds_on(path: Path) -> list[str]:
 def test_refusing_a_newer_schema_closes_the_file(journal_path: Path) -> None:
     Journal(journal_path).close()
     with raw(journal_path) as db:
-        db.execute("UPDATE schema_version SET version = 5")
+        db.execute("UPDATE schema_version SET version = 6")
     with pytest.raises(RuntimeError, match="newer posbridge"):
         Journal(journal_path)
     # Closed at once, not whenever the garbage collector gets to the half-built Journal.

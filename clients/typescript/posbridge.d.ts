@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Submit batch
-         * @description Settle the day's approved payments (end of day).
+         * @description Settle the day's approved payments (end of day). posbridge adds `report`: the batch's Z report, kept in the journal.
          */
         post: operations["submitBatch"];
         delete?: never;
@@ -210,6 +210,57 @@ export interface components {
              * @description true when this answers a repeat of an earlier CreatePayment with the same reference and values
              */
             replayed: boolean;
+        };
+        /**
+         * EndOfDayReport
+         * @description An end-of-day report from the journal: ``X`` since the last batch, or ``Z`` of one
+         *     settled batch (kept in the journal when the batch settled).
+         */
+        EndOfDayReport: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "X" | "Z";
+            /**
+             * Batch Number
+             * @description the batch (Z); null for an X report
+             */
+            batch_number: number | null;
+            /**
+             * Since Batch
+             * @description the batch before this period, 0 before the first
+             */
+            since_batch: number;
+            /**
+             * Lines
+             * @description counts and totals by kind, payment method and status, voids (status voided) and refunds included
+             */
+            lines: components["schemas"]["ReportLine"][];
+            /** By Method */
+            by_method: components["schemas"]["ReportMethod"][];
+            /** By Status */
+            by_status: components["schemas"]["ReportStatus"][];
+            /**
+             * Net
+             * @description approved payments less approved refunds
+             */
+            net: string;
+            /**
+             * Terminal
+             * @description X: the terminal's own totals since its last batch; null in a Z report
+             */
+            terminal: components["schemas"]["ReportLine"][] | null;
+            /**
+             * Terminal Problem
+             * @description why the terminal was not compared
+             */
+            terminal_problem: string | null;
+            /**
+             * Mismatch
+             * @description every difference between the journal and the terminal (X: its totals; Z: the count and total it settled), one sentence each; empty when they agree
+             */
+            mismatch: string[];
         };
         /** ErrorResponse */
         ErrorResponse: {
@@ -564,6 +615,61 @@ export interface components {
              */
             replayed: boolean;
         };
+        /** ReportLine */
+        ReportLine: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "payment" | "refund";
+            /** Condition Code */
+            condition_code: string;
+            /**
+             * Method
+             * @description the payment method's name, "" for a code nobody named
+             */
+            method: string;
+            /** Status */
+            status: string;
+            /** Count */
+            count: number;
+            /** Total */
+            total: string;
+        };
+        /** ReportMethod */
+        ReportMethod: {
+            /** Condition Code */
+            condition_code: string;
+            /** Method */
+            method: string;
+            /** Approved Count */
+            approved_count: number;
+            /** Approved Total */
+            approved_total: string;
+            /** Refunded Count */
+            refunded_count: number;
+            /** Refunded Total */
+            refunded_total: string;
+            /**
+             * Net
+             * @description approved payments less approved refunds
+             */
+            net: string;
+        };
+        /** ReportStatus */
+        ReportStatus: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "payment" | "refund";
+            /** Status */
+            status: string;
+            /** Count */
+            count: number;
+            /** Total */
+            total: string;
+        };
         /**
          * StreamEventData
          * @description SSE ``event: stream``, the first event of every stream, whose ``id:`` is the
@@ -602,6 +708,8 @@ export interface components {
              * @description true when this answers a SubmitBatch whose answer was lost: the batch it settled, not a new one
              */
             replayed: boolean;
+            /** @description posbridge's extension: the batch's Z report as the journal keeps it (null when none could be kept) */
+            report: components["schemas"]["EndOfDayReport"] | null;
         };
         /** VoidPaymentRequest */
         VoidPaymentRequest: {
@@ -1340,7 +1448,59 @@ export interface operations {
                      *       "count": 12,
                      *       "total": "231.40",
                      *       "batch_id": "3f9c2a7e51d04b88",
-                     *       "replayed": false
+                     *       "replayed": false,
+                     *       "report": {
+                     *         "kind": "Z",
+                     *         "batch_number": 1,
+                     *         "since_batch": 0,
+                     *         "lines": [
+                     *           {
+                     *             "kind": "payment",
+                     *             "condition_code": "82",
+                     *             "method": "PayNow",
+                     *             "status": "approved",
+                     *             "count": 12,
+                     *             "total": "231.40"
+                     *           },
+                     *           {
+                     *             "kind": "refund",
+                     *             "condition_code": "82",
+                     *             "method": "PayNow",
+                     *             "status": "approved",
+                     *             "count": 1,
+                     *             "total": "0.40"
+                     *           }
+                     *         ],
+                     *         "by_method": [
+                     *           {
+                     *             "condition_code": "82",
+                     *             "method": "PayNow",
+                     *             "approved_count": 12,
+                     *             "approved_total": "231.40",
+                     *             "refunded_count": 1,
+                     *             "refunded_total": "0.40",
+                     *             "net": "231.00"
+                     *           }
+                     *         ],
+                     *         "by_status": [
+                     *           {
+                     *             "kind": "payment",
+                     *             "status": "approved",
+                     *             "count": 12,
+                     *             "total": "231.40"
+                     *           },
+                     *           {
+                     *             "kind": "refund",
+                     *             "status": "approved",
+                     *             "count": 1,
+                     *             "total": "0.40"
+                     *           }
+                     *         ],
+                     *         "net": "231.00",
+                     *         "terminal": null,
+                     *         "terminal_problem": null,
+                     *         "mismatch": []
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["SubmitBatchResponse"];

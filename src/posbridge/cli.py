@@ -165,6 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_bundle_command(sub)
     tools.add_receipt_command(sub, str(default_path()))
+    tools.add_report_command(sub, str(default_path()))
     gui.add_command(sub)
     return parser
 

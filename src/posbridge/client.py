@@ -214,6 +214,12 @@ class Client:
             "retrieval_reference_number": ref, "outcome": "paid" if paid else "not_paid",
             "reason": reason, "by": by})
 
+    def report(self, batch: int | None = None) -> Answer:
+        """The end-of-day report (``POST /admin/Report``, from this PC only; what
+        ``posbridge report`` uses): the X report since the last batch, compared with the
+        terminal's totals, or the Z report kept for ``batch``."""
+        return self._post("/admin/Report", {} if batch is None else {"batch": batch})
+
     def health(self) -> Answer:
         return _answer(self._http.get("/health"))
 

@@ -156,6 +156,13 @@ class NotResolvable(PosBridgeError):
     http_status = 409
 
 
+class ReportNotFound(PosBridgeError):
+    """No end-of-day report is kept for the batch asked for."""
+
+    code = "REPORT_NOT_FOUND"
+    http_status = 404
+
+
 class TerminalRefused(PosBridgeError):
     code = "TERMINAL_REFUSED"
     http_status = 409

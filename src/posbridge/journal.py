@@ -40,11 +40,12 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from . import payments
+from . import payments, reports
 from .payments import OpKind, OpState, Status
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The status vocabulary and its transition table live in payments.py (pure); they are
 # re-exported here for the journal's readers.
@@ -179,6 +180,18 @@ _MIGRATIONS: list[str] = [
         url         TEXT PRIMARY KEY,
         last_id     INTEGER NOT NULL,           -- the last event id the receiver took
         updated_at  TEXT NOT NULL
+    )
+    """,
+    # version 5: the Z report of each settled batch, as it was when the batch settled (the
+    # journal's items of the batch's period and what the terminal answered), so that the
+    # end of day can be printed again exactly as it was.
+    """
+    CREATE TABLE reports (
+        batch_id     TEXT PRIMARY KEY,          -- the batch (batches.batch_id)
+        batch_number INTEGER NOT NULL,
+        terminal     TEXT NOT NULL DEFAULT '',
+        report       TEXT NOT NULL,             -- JSON: reports.build's dict
+        at           TEXT NOT NULL
     )
     """,
 ]
@@ -690,6 +703,72 @@ class Journal:
             self._db.execute("UPDATE batches SET state = ? WHERE batch_id = ? AND state = ?",
                              (OpState.NOT_DONE, batch_id, OpState.SENT))
             self.close_op(op_id, OpState.NOT_DONE, detail)
+
+    # -- end of day -------------------------------------------------------------------
+
+    def _batch_marks(self, batch_id: str) -> tuple[int, int]:
+        """Where a settled batch closed its period: the id of its ``done`` event (payments
+        are ordered by their first event) and of its operation (refunds by theirs)."""
+        event = self._read_one("SELECT MAX(id) FROM events WHERE kind = 'batch' AND ref = ? "
+                               "AND to_status = 'done'", (batch_id,))
+        op = self._read_one("SELECT MAX(id) FROM operations WHERE kind = 'batch' AND ref = ?",
+                            (batch_id,))
+        return (int(event[0] or 0) if event else 0, int(op[0] or 0) if op else 0)
+
+    def period_items(self, batch_number: int | None = None
+                     ) -> tuple[int, list[reports.Item]] | None:
+        """The payments and refunds of a period, with the number of the batch before it:
+        since the last settled batch (``batch_number`` None: the X report's), or of the
+        settled batch ``batch_number`` (its Z report's; None if there is no such batch)."""
+        done = [b for b in self.batches() if b.state == OpState.DONE]
+        if batch_number is None:
+            before, end = (done[-1] if done else None), None
+        else:
+            at = [i for i, b in enumerate(done) if b.batch_number == batch_number]
+            if not at:
+                return None
+            before, end = (done[at[-1] - 1] if at[-1] else None), done[at[-1]]
+        start = self._batch_marks(before.batch_id) if before else (0, 0)
+        stop = self._batch_marks(end.batch_id) if end else None
+        first = ("(SELECT MIN(id) FROM events e WHERE e.ref = p.ref AND e.kind = 'payment')")
+        if stop is None:
+            rows = self._read(
+                f"SELECT condition_code, status, amount_minor FROM payments p WHERE "
+                f"batch_number IS NULL AND (status = ? OR {first} > ?)", (APPROVED, start[0]))
+            refunds = self._read(
+                "SELECT p.condition_code, r.status, r.amount_minor FROM refunds r "
+                "LEFT JOIN payments p ON p.ref = r.ref WHERE r.op_id > ?", (start[1],))
+        else:
+            rows = self._read(
+                f"SELECT condition_code, status, amount_minor FROM payments p WHERE "
+                f"batch_number = ? OR (batch_number IS NULL AND status != ? AND {first} > ? "
+                f"AND {first} <= ?)", (batch_number, APPROVED, start[0], stop[0]))
+            refunds = self._read(
+                "SELECT p.condition_code, r.status, r.amount_minor FROM refunds r "
+                "LEFT JOIN payments p ON p.ref = r.ref WHERE r.op_id > ? AND r.op_id <= ?",
+                (start[1], stop[1]))
+        items = [reports.Item("payment", r[0], r[1], r[2]) for r in rows]
+        items += [reports.Item("refund", r[0] or "", r[1], r[2]) for r in refunds]
+        return (before.batch_number or 0) if before else 0, items
+
+    def save_report(self, batch_id: str, batch_number: int, terminal: str,
+                    report: dict[str, object]) -> None:
+        """Keep a batch's Z report; the first one kept is the one that stays."""
+        with self.atomic():
+            self._db.execute(
+                "INSERT OR IGNORE INTO reports (batch_id, batch_number, terminal, report, at) "
+                "VALUES (?, ?, ?, ?, ?)", (batch_id, batch_number, terminal,
+                                           json.dumps(report, ensure_ascii=False), _now()))
+
+    def report(self, batch_number: int) -> dict[str, Any] | None:
+        """The Z report kept for the batch ``batch_number`` (the latest batch of that
+        number), or None."""
+        row = self._read_one("SELECT report FROM reports WHERE batch_number = ? "
+                             "ORDER BY rowid DESC LIMIT 1", (batch_number,))
+        if row is None:
+            return None
+        value: dict[str, Any] = json.loads(row[0])
+        return value
 
     # -- refunds ----------------------------------------------------------------------
 

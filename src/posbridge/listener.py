@@ -475,6 +475,18 @@ class ListenerThread:
                 return future
             return asyncio.run_coroutine_threadsafe(listener.service.submit_batch(), loop)
 
+    def x_report(self) -> concurrent.futures.Future[dict[str, Any]]:
+        """The X report, compared with the terminal's totals (the service's x_report)."""
+        with self._lock:
+            listener, loop = self._listener, self._loop
+            if listener is None or loop is None or listener.service is None \
+                    or listener.status().state != RUNNING:
+                future: concurrent.futures.Future[dict[str, Any]] = \
+                    concurrent.futures.Future()
+                future.set_exception(ListenerNotRunning("the listener is not running"))
+                return future
+            return asyncio.run_coroutine_threadsafe(listener.service.x_report(), loop)
+
     # -- the thread -------------------------------------------------------------------
 
     def _main(self, config: ListenerConfig) -> None:

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from . import errors, methods, payments
+from . import errors, methods, payments, reports
 from .journal import (
     IllegalTransition,
     Journal,
@@ -77,6 +77,8 @@ from .protocol.messages import (
     RefundResult,
     Reply,
     Sale,
+    Totals,
+    TotalsResult,
     Void,
     receipt_fields,
 )
@@ -143,6 +145,8 @@ class BatchSummary:
     total_minor: int
     replayed: bool = False
     batch_id: str = ""
+    #: The batch's Z report as the journal keeps it (reports.build), None if none was kept.
+    report: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,8 @@ class Holder:
             return f"the refund {self.refund_ref!r} of payment {self.ref!r}"
         if self.command == "resolve":
             return f"settling payment {self.ref!r} by hand"
+        if self.command == "report":
+            return "the end-of-day report (asking the terminal for its totals)"
         return f"the {self.command} of payment {self.ref!r}" if self.ref else \
             f"a {self.command}"
 
@@ -562,7 +568,7 @@ class PaymentService:
                                        "be recorded; see the log")
         self.journal.mark_answered(op.id)
         return BatchSummary(record.batch_number, record.count, record.total_minor,
-                            batch_id=batch_id)
+                            batch_id=batch_id, report=self.journal.report(record.batch_number))
 
     def _unanswered_batch(self) -> BatchSummary | None:
         """A batch settled while its answer was lost (a 504, then recovery or a late answer
@@ -578,7 +584,70 @@ class PaymentService:
         log.info("batch %s: answering with batch %d, settled while its answer was lost",
                  record.batch_id, record.batch_number)
         return BatchSummary(record.batch_number, record.count, record.total_minor,
-                            replayed=True, batch_id=record.batch_id)
+                            replayed=True, batch_id=record.batch_id,
+                            report=self.journal.report(record.batch_number))
+
+    # -- end of day -------------------------------------------------------------------
+
+    async def x_report(self) -> dict[str, Any]:
+        """The X report: the journal's payments and refunds since the last batch, compared
+        with the terminal's own totals (asked over the link; version 2). Read-only, but it
+        takes the terminal like a command: the totals are asked when nothing else is."""
+        self.check_journal()
+        return await self._exclusive(Holder("report"), self._x_report)
+
+    async def _x_report(self) -> dict[str, Any]:
+        await self._require_terminal()
+        peer = self.terminal.terminal
+        version = peer.version if peer else 0
+        if version < 2:
+            # totals is version 2: a v1 terminal would drop it unacknowledged and the link
+            # would go down. Refused before anything is sent.
+            raise errors.TerminalRefused(
+                f"the terminal speaks link protocol v{version}, which has no totals; print "
+                "the terminal's own report on the terminal and compare it with the journal's "
+                "(posbridge report --batch N once the batch is settled), or update its "
+                "payment app")
+        try:
+            answer = await self._request(_Sent("totals", ""), lambda rid: Totals(rid),
+                                         self.config.query_timeout)
+        except (LinkLost, AnswerTimeout) as exc:
+            raise errors.TerminalTimeout(
+                f"the terminal did not answer the request for its totals ({exc}); nothing "
+                "was changed, ask for the report again") from None
+        result = _expect(answer, TotalsResult)
+        try:
+            lines = reports.decode_lines(result.rows)
+        except ValueError as exc:
+            raise errors.InternalError(f"the terminal's totals cannot be read: "
+                                       f"{_printable(str(exc))}") from None
+        names = methods.names_by_code(peer.condition_codes, peer.condition_code_names) \
+            if peer else {}
+        report = journal_report(self.journal, names=names, terminal=lines,
+                                terminal_batch=result.since_batch)
+        if report["mismatch"]:
+            log.error("X report: the journal and the terminal do not agree: %s",
+                      _printable("; ".join(report["mismatch"])))
+        return report
+
+    def _keep_z_report(self, batch_id: str, result: BatchResult) -> None:
+        """The Z report of a batch just settled, kept in the journal: its period's items,
+        checked against the count and total the terminal settled."""
+        found = self.journal.period_items(result.batch_number)
+        if found is None:
+            return
+        since, items = found
+        peer = self.terminal.terminal
+        names = methods.names_by_code(peer.condition_codes, peer.condition_code_names) \
+            if peer else {}
+        mismatch = reports.compare_batch(items, result.count, result.total)
+        report = reports.build(items, kind="Z", batch_number=result.batch_number,
+                               since_batch=since, mismatch=mismatch, names=names)
+        if mismatch:
+            log.error("Z report of batch %d: the journal and the terminal do not agree: %s",
+                      result.batch_number, "; ".join(mismatch))
+        self.journal.save_report(batch_id, result.batch_number, peer.serial if peer else "",
+                                 report)
 
     # -- refunds ----------------------------------------------------------------------
 
@@ -1019,6 +1088,7 @@ class PaymentService:
             log.error("batch %s: the terminal's batch %d is already in the journal under "
                       "another id (%s); recorded nothing", batch_id, result.batch_number, exc)
             return
+        self._keep_z_report(batch_id, result)
         log.info("batch %d: %d payment(s), total %s", result.batch_number, result.count,
                  format_minor(result.total))
 
@@ -1405,6 +1475,19 @@ class PaymentService:
 
 
 _R = TypeVar("_R")
+
+
+def journal_report(journal: Journal, *, names: dict[str, str] | None = None,
+                   terminal: Sequence[reports.Line] | None = None, terminal_batch: int = 0,
+                   terminal_problem: str = "") -> dict[str, Any]:
+    """The X report from the journal (since its last batch), compared with the terminal's
+    lines when given (``terminal_batch``: the last batch the terminal settled)."""
+    since, items = journal.period_items() or (0, [])
+    mismatch = []
+    if terminal is not None and terminal_batch != since:
+        mismatch.append(f"last batch: journal {since}, terminal {terminal_batch}")
+    return reports.build(items, kind="X", since_batch=since, terminal=terminal,
+                         mismatch=mismatch, names=names, terminal_problem=terminal_problem)
 
 
 async def _outcome_of(held: Holder) -> Any:

@@ -38,6 +38,7 @@ from .protocol.messages import (
     QueryResult,
     RefundResult,
     Reply,
+    TotalsResult,
 )
 from .session import LinkRunner
 from .transports import Connector, TransportError
@@ -296,6 +297,12 @@ class TerminalClient:
                     self.on_progress(message)
                 except Exception:
                     log.exception("link: handling Progress failed")
+                return
+            if isinstance(message, TotalsResult):
+                # Read-only: nothing to journal, only the asker to answer.
+                asked = self._waiting.get(message.rid)
+                if asked is not None and not asked.done():
+                    asked.set_result(message)
                 return
             if not isinstance(message, PaymentResult | Reply | QueryResult | BatchResult
                               | RefundResult):

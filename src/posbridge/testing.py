@@ -55,7 +55,7 @@ class ScriptedTerminal(TerminalModel):
 
     def next(self, kind: str, action: str, *, delay: float = 0.0, reason: str = "") -> None:
         """Script the next message of ``kind`` (``sale``, ``query``, ``void``, ``cancel``,
-        ``batch``, ``batch_query``, ``refund``, ``refund_query``)."""
+        ``batch``, ``batch_query``, ``refund``, ``refund_query``, ``totals``)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         self._script[kind].append(Fault(action, delay, reason))

@@ -169,6 +169,114 @@ def _receipts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_report_command(sub: Any, default_journal: str) -> None:
+    report = sub.add_parser(
+        "report", help="the end-of-day report: X since the last batch, or Z of one batch",
+        description="The X report (since the last batch: counts and totals by payment method "
+        "and status, refunds and voids included) from the running bridge, compared with the "
+        "terminal's own totals; or, with --batch, the Z report the journal kept when that "
+        "batch settled (read from the journal: safe while posbridge serve runs, and works "
+        "without it). Exits 5 when the journal and the terminal do not agree.")
+    report.add_argument("--batch", type=int, metavar="N", help="the Z report of batch N")
+    report.add_argument("--csv", action="store_true", help="CSV, one row per line")
+    report.add_argument("--json", action="store_true", help="the report as JSON")
+    report.add_argument("--journal", metavar="PATH", default=default_journal,
+                        help=f"the journal file, for --batch (default {default_journal})")
+    report.add_argument("--url", default=os.environ.get("POSBRIDGE_URL",
+                                                        "http://127.0.0.1:8080"),
+                        help="the bridge, for the X report (default %(default)s)")
+    report.add_argument("--token-file", metavar="PATH",
+                        help="read the bearer token from this file (else POSBRIDGE_TOKEN)")
+    report.set_defaults(func=_report)
+
+
+EXIT_MISMATCH = 5  # not 2: argparse exits 2 for a usage error
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.batch is not None and args.batch < 1:
+        print(f"posbridge: --batch is a batch number, 1 or more (got {args.batch})",
+              file=sys.stderr)
+        return EXIT_ERROR
+    report = _x_report(args) if args.batch is None else _z_report(args)
+    if report is None:
+        return EXIT_ERROR
+    from . import reports
+
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    elif args.csv:
+        write_report_csv(sys.stdout, report)
+    else:
+        print(reports.text(report))
+    if report["mismatch"]:
+        print("posbridge: the journal and the terminal do not agree; see the MISMATCH lines",
+              file=sys.stderr)
+        return EXIT_MISMATCH
+    return EXIT_OK
+
+
+def _x_report(args: argparse.Namespace) -> dict[str, Any] | None:
+    import httpx
+
+    from .client import ApiError, Client
+
+    try:
+        with Client(args.url, token=_token(args)) as bridge:
+            report: dict[str, Any] = bridge.report()["report"]
+            return report
+    except ApiError as exc:
+        print(f"posbridge: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
+    except httpx.TransportError as exc:
+        print(f"posbridge: cannot reach the bridge at {args.url} ({exc}); the X report asks "
+              "the terminal through it: is 'posbridge serve' running?", file=sys.stderr)
+    except OSError as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+    return None
+
+
+def _z_report(args: argparse.Namespace) -> dict[str, Any] | None:
+    from .journal import Journal, JournalError
+
+    try:
+        journal = Journal(args.journal, readonly=True)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        return None
+    try:
+        report = journal.report(args.batch)
+    except (sqlite3.DatabaseError, JournalError) as exc:
+        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
+              file=sys.stderr)
+        return None
+    finally:
+        journal.close()
+    if report is None:
+        print(f"posbridge: no report of batch {args.batch} in {journal.path} (no such batch "
+              "was settled, or it was settled before posbridge kept reports)", file=sys.stderr)
+    return report
+
+
+REPORT_COLUMNS = ("report", "batch_number", "source", "kind", "condition_code", "method",
+                  "status", "count", "total")
+
+
+def write_report_csv(out: TextIO, report: dict[str, Any]) -> None:
+    """A report as CSV (``report --csv``): one row per line, the journal's (source
+    ``journal``) then the terminal's (``terminal``), then a ``mismatch`` row per
+    difference (its sentence under ``method``); cells guarded as in ``journal export``."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    head = [report["kind"], report["batch_number"]]
+    for source, lines in (("journal", report["lines"]), ("terminal", report["terminal"] or [])):
+        for ln in lines:
+            writer.writerow([_cell(v) for v in (*head, source, ln["kind"],
+                                                ln["condition_code"], ln["method"],
+                                                ln["status"], ln["count"], ln["total"])])
+    for m in report["mismatch"]:
+        writer.writerow([_cell(v) for v in (*head, "mismatch", "", "", m, "", "", "")])
+
+
 # -- API commands ----------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from posbridge import errors
 from posbridge.gui.choices import NETWORK, SIMULATOR, TerminalOption
 from posbridge.gui.presenter import (
     AMBER,
@@ -344,3 +345,31 @@ def test_settle_by_hand_goes_through_the_bridge_and_shows_its_refusal(tmp_path: 
     # No bridge at all: said so, nothing raised.
     ok, text = settle_by_hand(stack.url, Resolution("p1", True, "x"), "alice")
     assert not ok and "did not answer" in text
+def test_batch_question_shows_the_x_report_and_a_mismatch_first(tmp_path: Path) -> None:
+    from posbridge import reports
+    from posbridge.gui.presenter import panel_report
+    from posbridge.journal import Journal
+
+    agreed = reports.build([reports.Item("payment", "82", "approved", 1250)], kind="X",
+                           terminal=[reports.Line("payment", "82", "approved", 1, 1250)])
+    question = batch_question([payment("a", "approved", "12.50")], agreed)
+    assert question.startswith("Submit the batch for the end of the day?")
+    assert "X report: since the first payment" in question
+    assert "PayNow" in question and "the terminal's totals agree" in question
+    differs = reports.build([reports.Item("payment", "82", "approved", 1250)], kind="X",
+                            terminal=[])
+    question = batch_question([payment("a", "approved", "12.50")], differs)
+    assert question.startswith("The journal and the terminal do not agree")
+    assert "!!! MISMATCH" in question and "terminal none" in question
+    # The bridge could not give it (a v1 terminal): the journal's own, with the reason.
+    journal = Journal(tmp_path / "j.sqlite3")
+    try:
+        journal.create("p1", "2.00", 200, "30")
+        fallback = panel_report(errors.TerminalRefused("the terminal speaks link protocol "
+                                                       "v1, which has no totals"), journal)
+        text = batch_question([], fallback)
+        assert "Alipay" in text and "received" in text
+        assert "not compared: the terminal speaks link protocol v1" in text
+        assert panel_report(agreed, journal) is agreed
+    finally:
+        journal.close()

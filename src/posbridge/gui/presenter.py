@@ -15,11 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import checks, methods, payments
+from .. import checks, methods, payments, reports
 from ..http.access import is_loopback_bind
 from ..journal import ACTIVE, APPROVED, RECEIVED, UNKNOWN, Payment
 from ..listener import RUNNING, STARTING, STOPPED, STOPPING, ListenerConfig, ListenerStatus
-from ..service import BatchSummary, format_minor, public_status, transaction_status
+from ..service import (
+    BatchSummary,
+    format_minor,
+    journal_report,
+    public_status,
+    transaction_status,
+)
 from ..transports.tcp import parse_tcp_url
 from .choices import TerminalOption
 
@@ -167,14 +173,35 @@ def stop_question(status: ListenerStatus) -> str | None:
             "the POS cannot reach posbridge to learn it.")
 
 
-def batch_question(unsettled: Sequence[Payment]) -> str:
+def panel_report(asked: Any, journal: Any) -> dict[str, Any]:
+    """The X report the batch confirmation shows: the running bridge's (compared with the
+    terminal's totals), or, when it could not be had (``asked`` is the error: a v1
+    terminal, no link, busy), the journal's own with the reason the terminal was not
+    compared. ``journal``: the panel's read-only journal."""
+    if isinstance(asked, dict):
+        return asked
+    why = getattr(asked, "message", None) or str(asked)
+    return journal_report(journal, terminal_problem=why)
+
+
+def batch_question(unsettled: Sequence[Payment], report: dict[str, Any] | None = None
+                   ) -> str:
+    """The batch button's confirmation, with the X report (``reports.build``) below it
+    when given: what the batch closes, and whether the terminal agrees."""
     total = sum(p.amount_minor for p in unsettled)
     if not unsettled:
-        return ("No approved payment is waiting to be settled.\n\n"
-                "Submit an empty batch to the terminal anyway?")
-    return (f"Submit the batch for the end of the day?\n\n"
-            f"{len(unsettled)} approved payment(s), total {format_minor(total)}, are not "
-            "settled yet. Once settled they can no longer be voided.")
+        question = ("No approved payment is waiting to be settled.\n\n"
+                    "Submit an empty batch to the terminal anyway?")
+    else:
+        question = (f"Submit the batch for the end of the day?\n\n"
+                    f"{len(unsettled)} approved payment(s), total {format_minor(total)}, are "
+                    "not settled yet. Once settled they can no longer be voided.")
+    if report is None:
+        return question
+    if report["mismatch"]:
+        question = ("The journal and the terminal do not agree (see MISMATCH below): check "
+                    "before settling.\n\n" + question)
+    return f"{question}\n\n{reports.text(report)}"
 
 
 def batch_done(summary: BatchSummary) -> str:

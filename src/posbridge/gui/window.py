@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from .. import errors
 from ..bundle import BundleResult, default_output, make_bundle
-from ..journal import Journal, default_path
+from ..journal import Journal, JournalError, default_path
 from ..listener import ListenerConfig, ListenerStatus, ListenerThread
 from . import presenter
 from .choices import TerminalOption, option_for, terminal_options
@@ -44,6 +44,7 @@ log = logging.getLogger("posbridge.gui")
 TICK_MS = 250  # status, log pane and pending answers
 LIST_EVERY = 2  # ticks between journal reads (0.5 s)
 LIST_LIMIT = 200
+REPORT_WAIT = 4.0  # seconds the batch confirmation waits for the X report
 LOG_PANE_LINES = 2000
 
 COLOURS = {presenter.GREEN: "#1b7f3a", presenter.AMBER: "#b45f06",
@@ -369,11 +370,21 @@ class PanelWindow:
         journal = self._open_journal()
         try:
             unsettled = journal.unsettled_approved() if journal else []
-        except sqlite3.Error as exc:
+            report = None
+            if journal is not None:
+                # The X report first: the bridge asks the terminal for its totals (a
+                # moment; the panel waits at most REPORT_WAIT for it).
+                asked: Any
+                try:
+                    asked = self.listener.x_report().result(timeout=REPORT_WAIT)
+                except Exception as exc:
+                    asked = exc if str(exc) else "the terminal did not answer in time"
+                report = presenter.panel_report(asked, journal)
+        except (sqlite3.Error, JournalError) as exc:
             messagebox.showerror("Submit batch", f"The journal cannot be read: {exc}",
                                  parent=self.root)
             return
-        if not messagebox.askyesno("Submit batch", presenter.batch_question(unsettled),
+        if not messagebox.askyesno("Submit batch", presenter.batch_question(unsettled, report),
                                    parent=self.root):
             return
         log.info("panel: submitting the batch")

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from .. import errors, methods
 from ..events import EventBroker, EventsConfig
-from ..journal import Payment, Receipt
+from ..journal import JournalError, Payment, Receipt
 from ..logs import escape
 from ..metrics import CONTENT_TYPE, BridgeMetrics
 from ..protocol.messages import Progress
@@ -164,6 +164,33 @@ def create_app(
         answer["message"] = "Resolve payment command processed"
         return json_response(answer)
 
+    async def report(request: Request) -> Response:
+        # The end-of-day report is for a person at this PC (posbridge report), as
+        # settling by hand is: refused from any other machine.
+        client = request.client
+        if client is None or not _is_loopback(client.host):
+            raise errors.ForbiddenHost("the end-of-day report is given to this PC only "
+                                       "(posbridge report)")
+        _check_version(request)
+        body = models.parse_body(
+            models.ReportRequest,
+            await reader.read(request.receive, request.headers.get("content-length")))
+        if body.batch is None:
+            answer = await service.x_report()
+        else:
+            try:
+                kept = service.journal.report(body.batch)
+            except JournalError as exc:
+                raise errors.JournalUnavailable(exc.message) from None
+            if kept is None:
+                raise errors.ReportNotFound(
+                    f"the journal has no report of batch {body.batch}: no such batch was "
+                    "settled by this posbridge (or it was settled before posbridge kept "
+                    "reports); see posbridge journal for the batches")
+            answer = kept
+        return json_response({"success": True, "message": "Report command processed",
+                              "report": answer})
+
     async def health(request: Request) -> Response:
         return json_response(health_body(service))
 
@@ -186,6 +213,7 @@ def create_app(
         *(Route(c.path, command(c.request, handlers[c.name]), methods=["POST"])
           for c in ordered),
         Route("/admin/ResolvePayment", resolve, methods=["POST"]),
+        Route("/admin/Report", report, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -205,6 +205,52 @@ class VoidPaymentResponse(_Answer):
     status: Status
 
 
+class ReportLine(BaseModel):
+    kind: Literal["payment", "refund"]
+    condition_code: str
+    method: str = Field(description='the payment method\'s name, "" for a code nobody named')
+    status: str
+    count: int
+    total: str
+
+
+class ReportMethod(BaseModel):
+    condition_code: str
+    method: str
+    approved_count: int
+    approved_total: str
+    refunded_count: int
+    refunded_total: str
+    net: str = Field(description="approved payments less approved refunds")
+
+
+class ReportStatus(BaseModel):
+    kind: Literal["payment", "refund"]
+    status: str
+    count: int
+    total: str
+
+
+class EndOfDayReport(BaseModel):
+    """An end-of-day report from the journal: ``X`` since the last batch, or ``Z`` of one
+    settled batch (kept in the journal when the batch settled)."""
+
+    kind: Literal["X", "Z"]
+    batch_number: int | None = Field(description="the batch (Z); null for an X report")
+    since_batch: int = Field(description="the batch before this period, 0 before the first")
+    lines: list[ReportLine] = Field(description="counts and totals by kind, payment method "
+                                    "and status, voids (status voided) and refunds included")
+    by_method: list[ReportMethod]
+    by_status: list[ReportStatus]
+    net: str = Field(description="approved payments less approved refunds")
+    terminal: list[ReportLine] | None = Field(
+        description="X: the terminal's own totals since its last batch; null in a Z report")
+    terminal_problem: str | None = Field(description="why the terminal was not compared")
+    mismatch: list[str] = Field(
+        description="every difference between the journal and the terminal (X: its totals; "
+        "Z: the count and total it settled), one sentence each; empty when they agree")
+
+
 class SubmitBatchResponse(_Answer):
     batch_number: int
     count: int
@@ -213,6 +259,16 @@ class SubmitBatchResponse(_Answer):
                           "was sent to the terminal")
     replayed: bool = Field(description="true when this answers a SubmitBatch whose answer "
                            "was lost: the batch it settled, not a new one")
+    report: EndOfDayReport | None = Field(
+        description="posbridge's extension: the batch's Z report as the journal keeps it "
+        "(null when none could be kept)")
+
+
+class ReportRequest(_Body):
+    """``POST /admin/Report`` (loopback only, for ``posbridge report``)."""
+
+    batch: int | None = Field(default=None, ge=1, description="the Z report of this batch; "
+                              "absent: the X report since the last batch")
 
 
 class RefundPaymentResponse(_Answer):
@@ -400,6 +456,7 @@ def submit_batch_response(batch: BatchSummary) -> dict[str, Any]:
         "total": format_minor(batch.total_minor),
         "batch_id": batch.batch_id,
         "replayed": batch.replayed,
+        "report": batch.report,
     }
 
 

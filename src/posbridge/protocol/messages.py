@@ -30,7 +30,8 @@ from .errors import RemoteProtocolError
 #: Version 2 adds the batch's id chosen by the host (``batch.batch_id``), ``batch_query``
 #: and ``batch_result.found``, so that a batch whose answer was lost can be asked for;
 #: ``progress`` (what a pending payment shows: the QR code); the payment methods' names
-#: in the hello; refunds (``refund``, ``refund_query``, ``refund_result``); receipts.
+#: in the hello; refunds (``refund``, ``refund_query``, ``refund_result``); receipts; the
+#: terminal's own totals since its last batch (``totals``, ``totals_result``).
 PROTOCOL_VERSION = 2
 #: The oldest version this implementation still speaks; the hello negotiates down to it.
 MIN_PROTOCOL_VERSION = 1
@@ -161,6 +162,15 @@ class RefundQuery(Message):
     refund_ref: str
 
 
+@dataclass(frozen=True)
+class Totals(Message):
+    """(v2) The terminal's own totals since its last batch (the X report's other half).
+    Read-only: it moves no money. Answered with a ``TotalsResult``."""
+
+    KIND: ClassVar[str] = "totals"
+    rid: int
+
+
 # -- application: terminal -> PC -------------------------------------------------------
 
 
@@ -249,6 +259,19 @@ class RefundResult(Message):
 
 
 @dataclass(frozen=True)
+class TotalsResult(Message):
+    """(v2) The terminal's totals since ``since_batch`` (its last batch; 0 before the
+    first): one row per kind, condition code and status, each
+    ``kind:condition_code:status:count:total`` (kind ``payment`` or ``refund``; total in
+    minor units). Declined refunds leave nothing on a terminal and are not counted."""
+
+    KIND: ClassVar[str] = "totals_result"
+    rid: int
+    since_batch: int = 0
+    rows: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
 class PaymentResult(Message):
     """The terminal's report that a payment reached a final state."""
 
@@ -306,8 +329,8 @@ _KINDS: dict[str, type[Message]] = {
     cls.KIND: cls
     for cls in (
         Hello, Ack, Heartbeat, Data, Sale, Cancel, Query, Void, Batch, BatchQuery,
-        Refund, RefundQuery, Reply, QueryResult, BatchResult, RefundResult, PaymentResult,
-        Progress,
+        Refund, RefundQuery, Totals, Reply, QueryResult, BatchResult, RefundResult,
+        TotalsResult, PaymentResult, Progress,
     )
 }
 _HINTS: dict[type[Message], dict[str, Any]] = {}

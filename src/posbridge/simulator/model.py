@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import methods
+from .. import methods, reports
 from ..protocol.messages import (
     Batch,
     BatchQuery,
@@ -51,6 +51,8 @@ from ..protocol.messages import (
     RefundResult,
     Reply,
     Sale,
+    Totals,
+    TotalsResult,
     Void,
 )
 from . import customer as customers
@@ -88,6 +90,8 @@ class SimPayment:
     started_at: float = 0.0
     receipt: list[str] = field(default_factory=list)  # "key=value", once final
     void_receipt: list[str] = field(default_factory=list)
+    #: The last batch settled when it was made: it counts in the totals until the next.
+    period: int = 0
 
 
 @dataclass
@@ -98,6 +102,7 @@ class SimRefund:
     status: str = "approved"
     transaction_id: str = ""
     receipt: list[str] = field(default_factory=list)
+    period: int = 0  # as SimPayment.period
 
 
 class TerminalModel:
@@ -194,6 +199,8 @@ class TerminalModel:
             return self._refund(message)
         if isinstance(message, RefundQuery):
             return self._refund_query(message)
+        if isinstance(message, Totals):
+            return self.totals(message.rid)
         log.warning("simulator: ignoring unexpected %s", message)
         return None
 
@@ -223,7 +230,7 @@ class TerminalModel:
             log.warning("simulator: %s: sale refused: %s", sale.ref, why)
             return refuse("customer_unavailable", why)
         payment = SimPayment(sale.ref, sale.amount, sale.condition_code,
-                             started_at=time.time())
+                             started_at=time.time(), period=self.batch_number)
         self.payments[sale.ref] = payment
         self._save()
         log.info("simulator: %s: sale of %d.%02d, waiting for the customer", sale.ref,
@@ -381,6 +388,7 @@ class TerminalModel:
         txn = _transaction_id()
         made = self.refunds[refund.refund_ref] = SimRefund(
             refund.refund_ref, p.ref, refund.amount, transaction_id=txn,
+            period=self.batch_number,
             receipt=self._receipt("refund", p.ref, refund.amount, "approved", txn,
                                   p.condition_code))
         self._save()
@@ -398,6 +406,19 @@ class TerminalModel:
             return RefundResult(query.rid, query.ref, query.refund_ref, found=False)
         return RefundResult(query.rid, r.ref, r.refund_ref, True, r.amount, r.status,
                             r.transaction_id, **self._with_receipt(r.receipt).fields())
+
+    def totals(self, rid: int = 0) -> TotalsResult:
+        """This terminal's totals since its last batch, from its own records: what it
+        made in this period, whatever the PC's journal says."""
+        items = [reports.Item("payment", p.condition_code, p.status, p.amount)
+                 for p in self.payments.values()
+                 if p.period == self.batch_number
+                 or (p.status == "approved" and not p.batch_number)]
+        codes = {p.ref: p.condition_code for p in self.payments.values()}
+        items += [reports.Item("refund", codes.get(r.ref, ""), r.status, r.amount)
+                  for r in self.refunds.values() if r.period == self.batch_number]
+        return TotalsResult(rid, self.batch_number,
+                            reports.encode_lines(reports.tally(items)))
 
     def _batch(self, batch: Batch) -> BatchResult | None:
         done = self.batches.get(batch.batch_id) if batch.batch_id else None
