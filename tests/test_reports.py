@@ -155,6 +155,24 @@ def test_a_z_report_that_differs_from_the_terminals_batch_says_so(journal_path: 
     run(main())
 
 
+def test_a_z_report_that_cannot_be_kept_leaves_the_batch_settled(
+        journal_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The report is derived; the settle is money. A report the journal refuses (here a
+    trigger planted in the real SQLite file) is logged, and the batch stays settled."""
+    async def main() -> None:
+        async with rig(journal_path) as r:
+            await r.paid("p1", "10.00")
+            with sqlite3.connect(journal_path) as db:
+                db.execute("CREATE TRIGGER planted BEFORE INSERT ON reports "
+                           "BEGIN SELECT RAISE(ABORT, 'planted'); END")
+            summary = await r.service.submit_batch()
+            assert (summary.batch_number, summary.count, summary.report) == (1, 1, None)
+            assert r.journal.get("p1").batch_number == 1
+            assert "settled and journaled, but its Z report could not be kept" in caplog.text
+
+    run(main())
+
+
 def test_a_version_1_session_is_refused_the_terminals_totals(journal_path: Path) -> None:
     async def main() -> None:
         async with rig(journal_path) as r:

@@ -1088,7 +1088,11 @@ class PaymentService:
             log.error("batch %s: the terminal's batch %d is already in the journal under "
                       "another id (%s); recorded nothing", batch_id, result.batch_number, exc)
             return
-        self._keep_z_report(batch_id, result)
+        try:
+            self._keep_z_report(batch_id, result)
+        except Exception:  # the settle above is kept whatever becomes of its report
+            log.exception("batch %d: settled and journaled, but its Z report could not be "
+                          "kept", result.batch_number)
         log.info("batch %d: %d payment(s), total %s", result.batch_number, result.count,
                  format_minor(result.total))
 
