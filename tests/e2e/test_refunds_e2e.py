@@ -171,3 +171,34 @@ def test_a_scenario_file_scripts_each_refund_then_runs_out(tmp_path: Path) -> No
         assert query(stack, "s1")["refunded"] == "3.44"
         assert set(terminal_refunds(stack)) == {"l1", "r1"}
     assert "scenario refund 1 of 3: decline (acquirer says no)" in stack.sim.text()
+
+
+def test_closing_the_day_with_posbridge_report_against_real_processes(tmp_path: Path) -> None:
+    """The end of day as staff run it (docs/operations.md): `posbridge report` asks the
+    running bridge, which asks the terminal process; the batch; then `report --batch 1`
+    from the journal, as text and CSV."""
+    stack = Stack(tmp_path, customer_delay=0.1)
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "posbridge", "report", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    with stack.running():
+        for ref, amount in (("e1", "10.00"), ("e2", "2.50")):
+            assert stack.post("/CreatePayment", {"amount": amount, "condition_code": "82",
+                                                 "retrieval_reference_number": ref}).is_success
+            stack.wait_status(ref, "approved")
+        assert stack.post("/RefundPayment", refund("e1", "er1", "1.00")).is_success
+        x = report("--url", stack.url, "--json")
+        assert x.returncode == 0, x.stderr
+        body = json.loads(x.stdout)
+        assert (body["kind"], body["mismatch"], body["terminal_problem"]) == ("X", [], None), body
+        assert {(ln["kind"], ln["status"], ln["count"], ln["total"]) for ln in body["lines"]} \
+            == {("payment", "approved", 2, "12.50"), ("refund", "approved", 1, "1.00")}
+        text = report("--url", stack.url)
+        assert text.returncode == 0 and "MISMATCH" not in text.stdout, text.stdout
+        batch = stack.post("/SubmitBatch", {}).json()
+        assert batch["success"] is True and batch["report"]["kind"] == "Z", batch
+    z = report("--batch", str(batch["batch_number"]), "--journal", str(stack.journal), "--csv")
+    assert z.returncode == 0, z.stderr
+    assert "12.50" in z.stdout and "PayNow" in z.stdout, z.stdout
