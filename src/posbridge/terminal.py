@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import __version__, methods
 from .protocol import (
+    PRODUCTION_TIMERS,
     PROTOCOL_VERSION,
     Event,
     Hello,
@@ -96,7 +97,7 @@ class TerminalClient:
     ) -> None:
         self._connector = connector
         self.description = description
-        self._timers = timers or LinkTimers()
+        self._timers = timers or PRODUCTION_TIMERS
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._rids = itertools.count(1)

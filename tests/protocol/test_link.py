@@ -7,7 +7,7 @@ faults leave the link alive, every message arrives."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from hypothesis import given, settings
@@ -347,3 +347,63 @@ def test_a_deeply_nested_payload_does_not_crash_receive_data() -> None:
     wire.b.send(Query(1, "after"), wire.now)
     wire.run(wire.now + 1)
     assert wire.received("a") == [Query(1, "after")]
+
+
+# -- the idle heartbeat agreed in the hello (issue 20: an idle bridge costs no CPU) --------
+
+IDLE = replace(TIMERS, idle_heartbeat=2.0)
+
+
+def ends(host_timers: LinkTimers, terminal_timers: LinkTimers) -> Wire:
+    a = LinkConnection(Role.HOST, Hello("host", PROTOCOL_VERSION, "s1"), host_timers)
+    b = LinkConnection(Role.TERMINAL, Hello("terminal", PROTOCOL_VERSION, "", serial="T-1"),
+                       terminal_timers)
+    return Wire(a, b)
+
+
+def test_an_agreed_idle_heartbeat_slows_both_ends_and_still_finds_a_silent_peer() -> None:
+    wire = ends(IDLE, IDLE)
+    wire.start()
+    wire.run(1.0)
+    assert wire.a.peer is not None and wire.a.peer.idle_heartbeat_ms == 2000
+    assert wire.b.peer is not None and wire.b.peer.idle_heartbeat_ms == 2000
+    for end in (wire.a, wire.b):
+        assert (end.timers.heartbeat_interval, end.timers.dead_after) == (2.0, 6.0)
+    sent = wire.a.stats.frames_sent, wire.b.stats.frames_sent
+    wire.run(601.0)
+    assert not wire.downs("a") and not wire.downs("b")
+    # One heartbeat every 2 s each way (and its wake-up): a quarter of the 0.5 s default.
+    for end, before in zip((wire.a, wire.b), sent, strict=True):
+        assert 290 <= end.stats.frames_sent - before <= 310, end.stats
+    wire.cut = True
+    cut_at = wire.now
+    wire.run(cut_at + 5.0)
+    assert not wire.downs("a"), "declared dead before three intervals"
+    wire.run(cut_at + 10.0)
+    assert wire.downs("a") and "no frames from the peer for 6 s" in wire.downs("a")[0].reason
+
+
+def test_a_terminal_that_takes_no_idle_heartbeat_keeps_the_defaults() -> None:
+    # A terminal of an earlier app answers 0 (it ignores the field); a host that proposes
+    # nothing gets 0 from a terminal that would take one. Either way, the 0.5 s defaults.
+    for host_timers, terminal_timers in ((IDLE, TIMERS), (TIMERS, IDLE)):
+        wire = ends(host_timers, terminal_timers)
+        wire.start()
+        wire.run(1.0)
+        assert wire.a.peer is not None and wire.a.peer.idle_heartbeat_ms == 0
+        for end in (wire.a, wire.b):
+            assert (end.timers.heartbeat_interval, end.timers.dead_after) == (0.5, 2.0)
+
+
+def test_the_terminal_caps_a_proposal_and_a_new_session_agrees_afresh() -> None:
+    wire = ends(replace(TIMERS, idle_heartbeat=30.0), IDLE)
+    wire.start()
+    wire.run(1.0)
+    assert wire.b.peer is not None and wire.b.peer.idle_heartbeat_ms == 30000
+    for end in (wire.a, wire.b):
+        assert end.timers.heartbeat_interval == 2.0  # the terminal's most
+    wire.a = LinkConnection(Role.HOST, Hello("host", PROTOCOL_VERSION, "s2"), TIMERS)
+    wire.a.initiate(wire.now)
+    wire.run(wire.now + 1)
+    assert wire.b.session == "s2"
+    assert wire.b.timers.heartbeat_interval == 0.5  # this host proposed none

@@ -77,6 +77,39 @@ class LinkTimers:
     heartbeat_interval: float = 0.5
     dead_after: float = 2.0
     handshake_timeout: float = 3.0
+    #: The slowest heartbeat this end proposes (host) or accepts (terminal) for an idle
+    #: session, agreed in the hello; 0 keeps ``heartbeat_interval`` and ``dead_after``.
+    #: Once agreed both ends heartbeat at that interval and call the peer dead after
+    #: ``IDLE_DEAD_INTERVALS`` of them. A request in flight still detects a dead link
+    #: through its retransmissions (``rto`` x ``max_retries``), whatever the heartbeat.
+    idle_heartbeat: float = 0.0
+
+
+#: Heartbeat intervals of silence, once an idle heartbeat is agreed, before the peer is dead.
+IDLE_DEAD_INTERVALS = 3
+
+#: What production ends use: heartbeats every 2 s when idle, a silent peer dead after 6 s
+#: (docs/link-protocol.md section 6). Tests that want quick liveness keep the defaults.
+PRODUCTION_TIMERS = LinkTimers(idle_heartbeat=2.0)
+
+
+def agree_idle_heartbeat(proposed_ms: int, timers: LinkTimers) -> int:
+    """The terminal's answer to a host's proposal: 0 (keep the defaults) when either end
+    has none, else the proposal limited to between this end's ``heartbeat_interval`` and
+    its ``idle_heartbeat``."""
+    if proposed_ms <= 0 or timers.idle_heartbeat <= 0:
+        return 0
+    low, high = round(timers.heartbeat_interval * 1000), round(timers.idle_heartbeat * 1000)
+    return max(low, min(proposed_ms, high))
+
+
+def with_idle_heartbeat(timers: LinkTimers, agreed_ms: int) -> LinkTimers:
+    """``timers`` for a session whose hello agreed ``agreed_ms`` (0: unchanged)."""
+    if agreed_ms <= 0:
+        return timers
+    interval = agreed_ms / 1000
+    return replace(timers, heartbeat_interval=max(timers.heartbeat_interval, interval),
+                   dead_after=max(timers.dead_after, IDLE_DEAD_INTERVALS * interval))
 
 
 # -- events ----------------------------------------------------------------------------
@@ -146,6 +179,13 @@ class LinkConnection:
         self._hello_deadline = 0.0
         #: The protocol version of this session: the identity's until negotiated down.
         self.version = self.identity.version
+        #: The timers as configured; ``timers`` is what this session agreed (the hello).
+        self.base_timers = self.timers
+        if (self.role is Role.HOST and self.timers.idle_heartbeat > 0
+                and not self.identity.idle_heartbeat_ms):
+            self.identity = replace(self.identity, idle_heartbeat_ms=round(
+                self.timers.idle_heartbeat * 1000))
+        self._agreed_ms = 0
 
     # -- public API -------------------------------------------------------------------
 
@@ -294,6 +334,10 @@ class LinkConnection:
                 )
             self.state = State.UP
             self.peer = hello
+            if self.identity.idle_heartbeat_ms > 0:
+                # The terminal's answer: what it agreed, or 0 (it keeps the defaults).
+                self.timers = with_idle_heartbeat(self.base_timers, min(
+                    hello.idle_heartbeat_ms, self.identity.idle_heartbeat_ms))
             return [LinkUp(hello)]
 
         # Terminal side.
@@ -313,6 +357,8 @@ class LinkConnection:
         if self.state is State.UP:
             events.append(LinkDown("the host started a new session"))
         self._reset_session(hello.session)
+        self._agreed_ms = agree_idle_heartbeat(hello.idle_heartbeat_ms, self.base_timers)
+        self.timers = with_idle_heartbeat(self.base_timers, self._agreed_ms)
         self.state = State.UP
         self.peer = hello
         self._write(self._terminal_hello(self._session), now)
@@ -354,6 +400,7 @@ class LinkConnection:
             app_version=i.app_version,
             condition_codes=i.condition_codes,
             condition_code_names=i.condition_code_names,
+            idle_heartbeat_ms=self._agreed_ms,
         )
 
     def _reset_session(self, session: str) -> None:

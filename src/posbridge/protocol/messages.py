@@ -60,6 +60,11 @@ class Hello(Message):
     #: The payment method of each condition code, parallel to ``condition_codes`` ("" where
     #: the terminal has no name). Optional, so a peer that sends codes only still decodes.
     condition_code_names: tuple[str, ...] = ()
+    #: The idle heartbeat interval, in ms. The host proposes one (0: none, keep the
+    #: defaults); a terminal that takes it answers with the interval agreed, and from then
+    #: both ends use it (and a dead-peer time of three intervals) for this session. A peer
+    #: that does not know the field ignores it and answers 0: the defaults stay.
+    idle_heartbeat_ms: int = 0
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 
 from .. import __version__
 from ..protocol import (
+    PRODUCTION_TIMERS,
     PROTOCOL_VERSION,
     Event,
     Hello,
@@ -52,7 +53,7 @@ class TerminalServer:
             condition_codes=model.condition_codes,
             condition_code_names=model.condition_code_names,
         )
-        self.timers = timers or LinkTimers()
+        self.timers = timers or PRODUCTION_TIMERS
         self._runner: LinkRunner | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
