@@ -124,7 +124,8 @@ def test_bad_ids_and_references_get_a_json_400_and_post_gets_405(tmp_path: Path)
             for query, headers in (("?after=-1", {}), ("?after=x", {}),
                                    ("", {"Last-Event-ID": "1e3"}), ("?ref=%0Abad", {}),
                                    ("?after=1&after=2", {}), ("?after=", {}),
-                                   ("?ref=a&ref=b", {})):
+                                   ("?ref=a&ref=b", {}),
+                                   ("?after=-1", {"Last-Event-ID": "5"})):
                 response = await b.client.get(f"{b.url}/events{query}", headers=headers)
                 assert response.status_code == 400, (query, response.text)
                 assert response.json()["error_code"] == "INVALID_REQUEST"

@@ -114,11 +114,9 @@ def _after(request: Request) -> int | None:
     reset); an empty ``?after=`` is an error, since nothing sends it by accident."""
     header = _single(request.headers.getlist("last-event-id"), "the Last-Event-ID header")
     query = _single(request.query_params.getlist("after"), "after")
-    if header:
-        return _event_id(header, "the Last-Event-ID header")
-    if query is not None:
-        return _event_id(query, "after")
-    return None
+    # Both are checked whichever wins: a bad ?after= is an error even beside the header.
+    after = None if query is None else _event_id(query, "after")
+    return _event_id(header, "the Last-Event-ID header") if header else after
 
 
 class EventStream(Response):
