@@ -146,7 +146,7 @@ def _events_operation() -> dict[str, Any]:
             {"name": "after", "in": "query", "required": False,
              "description": "replay the journal's events after this id (0: all); without "
              "it or Last-Event-ID, only events from now on",
-             "schema": {"type": "integer", "minimum": 0}},
+             "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
             {"name": "ref", "in": "query", "required": False,
              "description": "only the journal events of this payment (or batch id)",
              "schema": {"type": "string"}},
