@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -177,10 +176,7 @@ def test_a_version_1_session_is_refused_the_terminals_totals(journal_path: Path)
     async def main() -> None:
         async with rig(journal_path) as r:
             await r.paid("r1")
-            r.server.identity = replace(r.server.identity, version=1)
-            r.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
-            await r.until(lambda: r.client.terminal is not None
-                          and r.client.terminal.version == 1, what="a v1 session")
+            await r.reconnect_as_v1()
             with pytest.raises(errors.TerminalRefused, match="v1, which has no totals"):
                 await r.service.x_report()
             assert not any(m.KIND == "totals" for m in r.terminal.received)

@@ -56,6 +56,13 @@ class Rig:
         await self.service.create_payment(ref, amount, "82")
         await self.until(lambda: self.status(ref) == "approved", what=f"{ref} approved")
 
+    async def reconnect_as_v1(self) -> None:
+        """The terminal speaks only link protocol v1 from now on; the link reconnects."""
+        self.server.identity = replace(self.server.identity, version=1)
+        self.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
+        await self.until(lambda: self.client.terminal is not None
+                         and self.client.terminal.version == 1, what="a v1 session")
+
 
 @contextlib.asynccontextmanager
 async def rig(path: Path, terminal: ScriptedTerminal | None = None, *, serial: str = "SIM-1",
@@ -556,10 +563,7 @@ def test_a_version_1_terminal_is_never_sent_a_batch_query(journal_path: Path,
     acknowledgement and the link would go down."""
     async def main() -> None:
         async with rig(journal_path) as r:
-            r.server.identity = replace(r.server.identity, version=1)
-            r.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
-            await r.until(lambda: r.client.terminal is not None
-                          and r.client.terminal.version == 1, what="a v1 session")
+            await r.reconnect_as_v1()
             await r.paid("b1")
             # Nor does the terminal send a v1 host `progress` (also version 2).
             assert "b1" not in r.service.progress
@@ -579,10 +583,7 @@ def test_a_version_1_terminal_is_never_sent_a_refund(journal_path: Path) -> None
     async def main() -> None:
         async with rig(journal_path) as r:
             await r.paid("r1")
-            r.server.identity = replace(r.server.identity, version=1)
-            r.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
-            await r.until(lambda: r.client.terminal is not None
-                          and r.client.terminal.version == 1, what="a v1 session")
+            await r.reconnect_as_v1()
             with pytest.raises(errors.TerminalRefused) as info:
                 await r.service.refund_payment("r1", "credit-1", "0.50")
             assert "v1" in info.value.message
