@@ -144,17 +144,20 @@ def create_app(
         return models.refund_payment_response(await service.refund_payment(
             body.retrieval_reference_number, body.refund_reference, body.amount))
 
-    async def resolve(request: Request) -> Response:
-        # Settling a payment by hand is for a person at this PC (posbridge journal resolve):
-        # refused from any other machine even when the listener serves the network.
+    async def this_pc_only(request: Request, model: type[models._Body], refusal: str) -> Any:
+        """The body of an admin command, which is for a person at this PC: refused from any
+        other machine (``refusal`` says why) even when the listener serves the network."""
         client = request.client
         if client is None or not _is_loopback(client.host):
-            raise errors.ForbiddenHost("settling a payment by hand is allowed from this PC "
-                                       "only (posbridge journal resolve)")
+            raise errors.ForbiddenHost(refusal)
         _check_version(request)
-        body = models.parse_body(
-            models.ResolvePaymentRequest,
-            await reader.read(request.receive, request.headers.get("content-length")))
+        return models.parse_body(
+            model, await reader.read(request.receive, request.headers.get("content-length")))
+
+    async def resolve(request: Request) -> Response:
+        body = await this_pc_only(request, models.ResolvePaymentRequest,
+                                  "settling a payment by hand is allowed from this PC only "
+                                  "(posbridge journal resolve)")
         payment = await service.resolve_payment(
             body.retrieval_reference_number, paid=body.outcome == "paid", reason=body.reason,
             by=body.by)
@@ -165,16 +168,9 @@ def create_app(
         return json_response(answer)
 
     async def report(request: Request) -> Response:
-        # The end-of-day report is for a person at this PC (posbridge report), as
-        # settling by hand is: refused from any other machine.
-        client = request.client
-        if client is None or not _is_loopback(client.host):
-            raise errors.ForbiddenHost("the end-of-day report is given to this PC only "
-                                       "(posbridge report)")
-        _check_version(request)
-        body = models.parse_body(
-            models.ReportRequest,
-            await reader.read(request.receive, request.headers.get("content-length")))
+        body = await this_pc_only(request, models.ReportRequest,
+                                  "the end-of-day report is given to this PC only "
+                                  "(posbridge report)")
         if body.batch is None:
             answer = await service.x_report()
         else:
