@@ -27,13 +27,39 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from .journal import JournalEvent, Payment
+    from .journal import Journal, JournalEvent, Payment
 
 EXIT_OK, EXIT_ERROR, EXIT_NOT_PAID, EXIT_NOT_FINAL = 0, 1, 3, 4
+
+
+class _Unreadable(Exception):
+    """The journal could not be opened or read; the reason is already on stderr."""
+
+
+@contextlib.contextmanager
+def _reading(path: str) -> Iterator[Journal]:
+    """The journal at ``path``, read-only (safe while posbridge serve writes it), closed on
+    the way out. A file that cannot be opened, or read as a journal, is said on stderr and
+    raised as _Unreadable, for the command to exit EXIT_ERROR."""
+    from .journal import Journal, JournalError
+
+    try:
+        journal = Journal(path, readonly=True)
+    except OSError as exc:
+        print(f"posbridge: {exc}", file=sys.stderr)
+        raise _Unreadable from None
+    try:
+        yield journal
+    except (sqlite3.DatabaseError, JournalError) as exc:
+        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
+              file=sys.stderr)
+        raise _Unreadable from None
+    finally:
+        journal.close()
 
 
 def add_api_commands(sub: Any) -> None:
@@ -130,25 +156,15 @@ def add_receipt_command(sub: Any, default_journal: str) -> None:
 
 
 def _receipts(args: argparse.Namespace) -> int:
-    from .journal import Journal, JournalError
-
     try:
-        journal = Journal(args.journal, readonly=True)
-    except (FileNotFoundError, OSError) as exc:
-        print(f"posbridge: {exc}", file=sys.stderr)
+        with _reading(args.journal) as journal:
+            if journal.get(args.ref) is None:
+                print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
+                return EXIT_ERROR
+            receipts = [r for r in journal.receipts(args.ref) if args.refund is None
+                        or (r.kind, r.refund_ref) == ("refund", args.refund)]
+    except _Unreadable:
         return EXIT_ERROR
-    try:
-        if journal.get(args.ref) is None:
-            print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
-            return EXIT_ERROR
-        receipts = [r for r in journal.receipts(args.ref)
-                    if args.refund is None or (r.kind, r.refund_ref) == ("refund", args.refund)]
-    except (sqlite3.DatabaseError, JournalError) as exc:
-        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
-              file=sys.stderr)
-        return EXIT_ERROR
-    finally:
-        journal.close()
     if not receipts:
         print(f"posbridge: no receipt for {args.ref!r} in the journal (the payment is not "
               "final, or the terminal gave none)", file=sys.stderr)
@@ -236,21 +252,11 @@ def _x_report(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _z_report(args: argparse.Namespace) -> dict[str, Any] | None:
-    from .journal import Journal, JournalError
-
     try:
-        journal = Journal(args.journal, readonly=True)
-    except (FileNotFoundError, OSError) as exc:
-        print(f"posbridge: {exc}", file=sys.stderr)
+        with _reading(args.journal) as journal:
+            report = journal.report(args.batch)
+    except _Unreadable:
         return None
-    try:
-        report = journal.report(args.batch)
-    except (sqlite3.DatabaseError, JournalError) as exc:
-        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
-              file=sys.stderr)
-        return None
-    finally:
-        journal.close()
     if report is None:
         print(f"posbridge: no report of batch {args.batch} in {journal.path} (no such batch "
               "was settled, or it was settled before posbridge kept reports)", file=sys.stderr)
@@ -580,59 +586,53 @@ def _resolve_offline(args: argparse.Namespace, by: str, unreachable: str) -> int
 
 
 def _journal(args: argparse.Namespace) -> int:
-    from .journal import Journal, JournalError
-
     if args.journal_command == "resolve":
         return _resolve(args)
+    try:
+        with _reading(args.journal) as journal:
+            return _read_journal(args, journal)
+    except _Unreadable:
+        return EXIT_ERROR
 
-    try:
-        journal = Journal(args.journal, readonly=True)
-    except (FileNotFoundError, OSError) as exc:
-        print(f"posbridge: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        if args.journal_command == "list":
-            # Streamed, as are show and export: --limit -1 on a journal of a million
-            # payments prints them all in the memory of a few rows.
-            print(f"{'created (UTC)':23}  {'reference':24} {'amount':>10}  cc  {'status':9}  "
-                  "code  batch")
-            count = 0
-            for p in journal.iter_payments(args.limit, args.status):
-                count += 1
-                print(f"{p.created_at[:23]:23}  {p.ref[:24]:24} {p.amount:>10}  "
-                      f"{p.condition_code:2}  {p.status:9}  {p.response_code or '':4}  "
-                      f"{p.batch_number or ''}")
-            print(f"{count} payment(s)")
-        elif args.journal_command == "show":
-            payment = journal.get(args.ref)
-            if payment is None:
-                print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
-                return EXIT_ERROR
-            for column in COLUMNS:
-                print(f"{column:15} {getattr(payment, column)}")
-            if payment.resolved_by:
-                print(f"{'settled by hand':15} by {payment.resolved_by} (see the history)")
-            refunds = journal.refunds(args.ref)
-            if refunds:
-                print("refunds:")
-                for refund in refunds:
-                    print(f"  {refund.created_at[:23]}  {refund.refund_ref:24} "
-                          f"{refund.amount:>10}  {refund.status:9}  {refund.transaction_id}")
-            print("history:")
-            for event in journal.iter_events(args.ref):
-                kind = "" if event.kind == "payment" else f"[{event.kind}] "
-                print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
-                      f"{kind}{event.detail}")
-        else:
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            # Rows go from SQLite's cursor to the CSV writer with no Python step per cell;
-            # the formula guard is applied in the query.
-            writer.writerows(journal.export_rows(COLUMNS, guard=GUARDED))
-    except (sqlite3.DatabaseError, JournalError) as exc:
-        print(f"posbridge: cannot read {journal.path} as a posbridge journal: {exc}",
-              file=sys.stderr)
-        return EXIT_ERROR
-    finally:
-        journal.close()
+
+def _read_journal(args: argparse.Namespace, journal: Journal) -> int:
+    """``posbridge journal list``, ``show`` or ``export`` on an open journal."""
+    if args.journal_command == "list":
+        # Streamed, as are show and export: --limit -1 on a journal of a million
+        # payments prints them all in the memory of a few rows.
+        print(f"{'created (UTC)':23}  {'reference':24} {'amount':>10}  cc  {'status':9}  "
+              "code  batch")
+        count = 0
+        for p in journal.iter_payments(args.limit, args.status):
+            count += 1
+            print(f"{p.created_at[:23]:23}  {p.ref[:24]:24} {p.amount:>10}  "
+                  f"{p.condition_code:2}  {p.status:9}  {p.response_code or '':4}  "
+                  f"{p.batch_number or ''}")
+        print(f"{count} payment(s)")
+    elif args.journal_command == "show":
+        payment = journal.get(args.ref)
+        if payment is None:
+            print(f"posbridge: no payment {args.ref!r} in {journal.path}", file=sys.stderr)
+            return EXIT_ERROR
+        for column in COLUMNS:
+            print(f"{column:15} {getattr(payment, column)}")
+        if payment.resolved_by:
+            print(f"{'settled by hand':15} by {payment.resolved_by} (see the history)")
+        refunds = journal.refunds(args.ref)
+        if refunds:
+            print("refunds:")
+            for refund in refunds:
+                print(f"  {refund.created_at[:23]}  {refund.refund_ref:24} "
+                      f"{refund.amount:>10}  {refund.status:9}  {refund.transaction_id}")
+        print("history:")
+        for event in journal.iter_events(args.ref):
+            kind = "" if event.kind == "payment" else f"[{event.kind}] "
+            print(f"  {event.at}  {event.from_status or '-':9} -> {event.to_status:9}  "
+                  f"{kind}{event.detail}")
+    else:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        # Rows go from SQLite's cursor to the CSV writer with no Python step per cell;
+        # the formula guard is applied in the query.
+        writer.writerows(journal.export_rows(COLUMNS, guard=GUARDED))
     return EXIT_OK

@@ -162,6 +162,13 @@ def test_journal_tools_read_beside_a_running_bridge(stack: Stack) -> None:
     wrong = cli("journal", "--journal", str(not_a_journal), "list")
     assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
     assert "cannot read" in wrong.stderr and "as a posbridge journal" in wrong.stderr
+    # The other journal readers say the same, the same way.
+    for command in (("receipt", "r1", "--journal"), ("report", "--batch", "1", "--journal")):
+        for path, says in (("/nonexistent/j.sqlite3", "no journal"),
+                           (str(not_a_journal), "as a posbridge journal")):
+            out = cli(*command, path)
+            assert out.returncode == 1 and says in out.stderr, (command, path, out.stderr)
+            assert "Traceback" not in out.stderr
     # The bridge was never disturbed: it still answers.
     assert httpx.get(stack.url + "/health").json()["terminal"]["connected"]
 
