@@ -148,68 +148,153 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** CancelPaymentRequest */
-        CancelPaymentRequest: Record<string, never>;
-        /** CancelPaymentResponse */
-        CancelPaymentResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: true;
-            /** Message */
-            message: string;
-            /** Retrieval Reference Number */
-            retrieval_reference_number: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "unknown" | "approved" | "declined" | "cancelled" | "timed_out" | "voided" | "failed";
-        };
         /** CreatePaymentRequest */
         CreatePaymentRequest: {
-            /**
-             * Amount
-             * @description The amount as a decimal string with at most two decimal places, above zero and at most the bridge's maximum (default 999999.99).
-             */
+            /** @description The amount as a decimal string with at most two decimal places, above zero and at most the bridge's maximum (default 999999.99). */
             amount: string;
-            /**
-             * Retrieval Reference Number
-             * @description Identifies the payment: the POS's own reference for the sale (an invoice number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again answers with what the first one got.
-             */
+            /** @description Identifies the payment: the POS's own reference for the sale (an invoice number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again answers with what the first one got. */
             retrieval_reference_number: string;
-            /**
-             * Condition Code
-             * @description Two digits: the payment method (source of funds), as in FOMO Pay's POS API: 82 PayNow, 30 Alipay, 20 WeChat Pay, 50 GrabPay. The terminal's methods are listed by GET /health (payment_methods).
-             */
+            /** @description Two digits: the payment method (source of funds), as in FOMO Pay's POS API: 82 PayNow, 30 Alipay, 20 WeChat Pay, 50 GrabPay. The terminal's methods are listed by GET /health (payment_methods). */
             condition_code: string;
+        };
+        /** CancelPaymentRequest */
+        CancelPaymentRequest: Record<string, never>;
+        /** QueryPaymentRequest */
+        QueryPaymentRequest: {
+            /** @description Identifies the payment: the POS's own reference for the sale (an invoice number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again answers with what the first one got. */
+            retrieval_reference_number: string;
+        };
+        /** VoidPaymentRequest */
+        VoidPaymentRequest: {
+            /** @description Identifies the payment: the POS's own reference for the sale (an invoice number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again answers with what the first one got. */
+            retrieval_reference_number: string;
+        };
+        /** SubmitBatchRequest */
+        SubmitBatchRequest: Record<string, never>;
+        /** RefundPaymentRequest */
+        RefundPaymentRequest: {
+            /** @description The approved payment to refund (settled in a batch or not). */
+            retrieval_reference_number: string;
+            /** @description Identifies the refund: the POS's own reference for it (a credit note number). 1 to 64 printable ASCII characters, unique across all refunds. Sending the same refund again answers with what the first one got; the same refund_reference with another payment or amount is refused (409 REFERENCE_CONFLICT). */
+            refund_reference: string;
+            /** @description How much to refund, as a decimal string with at most two decimal places: all of the payment or part of it. Several refunds of one payment may add up to its amount, no more (409 REFUND_EXCEEDS_PAYMENT says what remains). */
+            amount: string;
         };
         /** CreatePaymentResponse */
         CreatePaymentResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: true;
-            /** Message */
-            message: string;
-            /** Retrieval Reference Number */
             retrieval_reference_number: string;
-            /** Condition Code */
             condition_code: string;
+            /** @enum {unknown} */
+            status: "approved" | "cancelled" | "declined" | "failed" | "pending" | "timed_out" | "unknown" | "voided";
+            amount: string;
+            /** @description true when this answers a repeat of an earlier CreatePayment with the same reference and values */
+            replayed: boolean;
+            /** @enum {unknown} */
+            success: true;
+            message: string;
+        };
+        /** CancelPaymentResponse */
+        CancelPaymentResponse: {
+            retrieval_reference_number: string;
+            /** @enum {unknown} */
+            status: "approved" | "cancelled" | "declined" | "failed" | "pending" | "timed_out" | "unknown" | "voided";
+            /** @enum {unknown} */
+            success: true;
+            message: string;
+        };
+        /** QueryPaymentResponse */
+        QueryPaymentResponse: {
+            /** @enum {unknown} */
+            success: true;
+            message: string;
+            retrieval_reference_number: string;
+            condition_code: string;
+            transaction_id: string | null;
+            /** @description "00" approved, "09" in progress or unknown, "17" cancelled, "68" timed out, "VD" voided, "96" failed, other codes: declined with that code */
+            transaction_status: string;
+            /** @enum {unknown} */
+            status: "approved" | "cancelled" | "declined" | "failed" | "pending" | "timed_out" | "unknown" | "voided";
+            amount: string;
+            batch_number: number | null;
+            /** @description true when the journal had no record of this payment and posbridge brought it back from the terminal's own record */
+            recovered_from_terminal: boolean;
             /**
-             * Status
-             * @enum {string}
+             * @description while the payment is pending, and once the terminal has reported it: what the customer is shown ("qr_shown": the QR code to scan, "waiting_for_customer": the amount). Absent otherwise
+             * @default null
              */
-            status: "pending" | "unknown" | "approved" | "declined" | "cancelled" | "timed_out" | "voided" | "failed";
-            /** Amount */
+            stage: ("qr_shown" | "waiting_for_customer") | null;
+            /**
+             * @description with stage qr_shown: the text of the QR code the customer scans (for PayNow an EMVCo/SGQR payload ending in a CRC-16), for the POS to show on a customer display. Absent once the payment is final
+             * @default null
+             */
+            qr_payload: string | null;
+            /** @description the total refunded (approved refunds), "0.00" when none */
+            refunded: string;
+            /** @description the payment's refunds, oldest first */
+            refunds: components["schemas"]["RefundEntry"][];
+            /** @description the terminal's receipt once the payment is final (a voided payment: the void's); null while it is not final or the terminal gave none */
+            receipt: components["schemas"]["ReceiptBody"] | null;
+            /** @description true when a person settled this payment as paid or not paid because the terminal could not answer for it (posbridge journal resolve); who and why are in the journal's history */
+            resolved_by_hand: boolean;
+        };
+        /** RefundEntry */
+        RefundEntry: {
+            refund_reference: string;
             amount: string;
             /**
-             * Replayed
-             * @description true when this answers a repeat of an earlier CreatePayment with the same reference and values
+             * @description approved: refunded; unknown: its answer was lost and posbridge is asking the terminal; refused: the terminal said no, nothing was refunded; failed: it never reached the terminal, nothing was refunded
+             * @enum {unknown}
              */
+            status: "approved" | "failed" | "refused" | "unknown";
+        };
+        /**
+         * ReceiptBody
+         * @description The terminal's receipt: the fields a POS prints itself, and the terminal's own
+         *     printable lines for each copy. A field the terminal did not give is "".
+         */
+        ReceiptBody: {
+            /** @enum {unknown} */
+            kind: "payment" | "refund" | "void";
+            /** @description the payment method, e.g. PayNow */
+            method: string;
+            /** @description the masked account or wallet */
+            account: string;
+            /** @description the terminal's transaction id */
+            transaction_id: string;
+            terminal_id: string;
+            merchant_id: string;
+            /** @description when the terminal made the receipt (its clock) */
+            time: string;
+            amount: string;
+            status: string;
+            /** @description printable lines, the merchant's copy */
+            merchant_copy: string[];
+            /** @description printable lines, the customer's copy */
+            customer_copy: string[];
+        };
+        /** VoidPaymentResponse */
+        VoidPaymentResponse: {
+            retrieval_reference_number: string;
+            /** @enum {unknown} */
+            status: "approved" | "cancelled" | "declined" | "failed" | "pending" | "timed_out" | "unknown" | "voided";
+            /** @enum {unknown} */
+            success: true;
+            message: string;
+        };
+        /** SubmitBatchResponse */
+        SubmitBatchResponse: {
+            batch_number: number;
+            count: number;
+            total: string;
+            /** @description posbridge's id for this batch, journaled before it was sent to the terminal */
+            batch_id: string;
+            /** @description true when this answers a SubmitBatch whose answer was lost: the batch it settled, not a new one */
             replayed: boolean;
+            /** @description posbridge's extension: the batch's Z report as the journal keeps it (null when none could be kept) */
+            report: components["schemas"]["EndOfDayReport"] | null;
+            /** @enum {unknown} */
+            success: true;
+            message: string;
         };
         /**
          * EndOfDayReport
@@ -217,70 +302,84 @@ export interface components {
          *     settled batch (kept in the journal when the batch settled).
          */
         EndOfDayReport: {
-            /**
-             * Kind
-             * @enum {string}
-             */
+            /** @enum {unknown} */
             kind: "X" | "Z";
-            /**
-             * Batch Number
-             * @description the batch (Z); null for an X report
-             */
+            /** @description the batch (Z); null for an X report */
             batch_number: number | null;
-            /**
-             * Since Batch
-             * @description the batch before this period, 0 before the first
-             */
+            /** @description the batch before this period, 0 before the first */
             since_batch: number;
-            /**
-             * Lines
-             * @description counts and totals by kind, payment method and status, voids (status voided) and refunds included
-             */
+            /** @description counts and totals by kind, payment method and status, voids (status voided) and refunds included */
             lines: components["schemas"]["ReportLine"][];
-            /** By Method */
             by_method: components["schemas"]["ReportMethod"][];
-            /** By Status */
             by_status: components["schemas"]["ReportStatus"][];
-            /**
-             * Net
-             * @description approved payments less approved refunds
-             */
+            /** @description approved payments less approved refunds */
             net: string;
-            /**
-             * Terminal
-             * @description X: the terminal's own totals since its last batch; null in a Z report
-             */
+            /** @description X: the terminal's own totals since its last batch; null in a Z report */
             terminal: components["schemas"]["ReportLine"][] | null;
-            /**
-             * Terminal Problem
-             * @description why the terminal was not compared
-             */
+            /** @description why the terminal was not compared */
             terminal_problem: string | null;
-            /**
-             * Mismatch
-             * @description every difference between the journal and the terminal (X: its totals; Z: the count and total it settled), one sentence each; empty when they agree
-             */
+            /** @description every difference between the journal and the terminal (X: its totals; Z: the count and total it settled), one sentence each; empty when they agree */
             mismatch: string[];
         };
-        /** ErrorResponse */
-        ErrorResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: false;
-            /**
-             * Message
-             * @description what happened and what to do, for a person
-             */
+        /** ReportLine */
+        ReportLine: {
+            /** @enum {unknown} */
+            kind: "payment" | "refund";
+            condition_code: string;
+            /** @description the payment method's name, "" for a code nobody named */
+            method: string;
+            status: string;
+            count: number;
+            total: string;
+        };
+        /** ReportMethod */
+        ReportMethod: {
+            condition_code: string;
+            method: string;
+            approved_count: number;
+            approved_total: string;
+            refunded_count: number;
+            refunded_total: string;
+            /** @description approved payments less approved refunds */
+            net: string;
+        };
+        /** ReportStatus */
+        ReportStatus: {
+            /** @enum {unknown} */
+            kind: "payment" | "refund";
+            status: string;
+            count: number;
+            total: string;
+        };
+        /** RefundPaymentResponse */
+        RefundPaymentResponse: {
+            retrieval_reference_number: string;
+            refund_reference: string;
+            amount: string;
+            /** @enum {unknown} */
+            status: "approved" | "failed" | "refused" | "unknown";
+            /** @description the payment's total refunded, this refund included when approved */
+            refunded: string;
+            /** @description what may still be refunded of the payment */
+            remaining: string;
+            /** @description true when this answers a repeat of an earlier RefundPayment with the same refund_reference and values */
+            replayed: boolean;
+            /** @enum {unknown} */
+            success: true;
             message: string;
-            /**
-             * Error Code
-             * @description stable code for programs; see docs/api.md
-             */
+        };
+        /**
+         * ErrorResponse
+         * @description An error; some codes add fields (``fields``, ``held_by``, ``supported_versions``:
+         *     docs/api.md).
+         */
+        ErrorResponse: {
+            /** @enum {unknown} */
+            success: false;
+            /** @description what happened and what to do, for a person */
+            message: string;
+            /** @description stable code for programs; see docs/api.md */
             error_code: string;
-        } & {
-            [key: string]: unknown;
         };
         /**
          * JournalEventData
@@ -289,101 +388,46 @@ export interface components {
          *     *current* state, as QueryPayment shows it; ``to_status`` is what this event changed.
          */
         JournalEventData: {
-            /**
-             * Event Id
-             * @description the journal's id of this event, also its SSE id
-             */
+            /** @description the journal's id of this event, also its SSE id */
             event_id: number;
-            /**
-             * Kind
-             * @description payment, cancel, void, batch (more may be added)
-             */
+            /** @description payment, cancel, void, batch (more may be added) */
             kind: string;
-            /**
-             * Ref
-             * @description the payment's reference, or a batch's batch_id
-             */
+            /** @description the payment's reference, or a batch's batch_id */
             ref: string;
-            /**
-             * At
-             * @description when it was journaled (ISO 8601, UTC)
-             */
+            /** @description when it was journaled (ISO 8601, UTC) */
             at: string;
-            /**
-             * From Status
-             * @description payment: the status before (null when created); operation: its state before
-             */
+            /** @description payment: the status before (null when created); operation: its state before */
             from_status: string | null;
-            /**
-             * To Status
-             * @description payment: the status it moved to, as QueryPayment names it; operation: sent, done, refused or not_done
-             */
+            /** @description payment: the status it moved to, as QueryPayment names it; operation: sent, done, refused or not_done */
             to_status: string;
-            /**
-             * Detail
-             * @description why, for a person
-             */
+            /** @description why, for a person */
             detail: string;
-            /**
-             * Retrieval Reference Number
-             * @default null
-             */
+            /** @default null */
             retrieval_reference_number: string | null;
-            /**
-             * Condition Code
-             * @default null
-             */
+            /** @default null */
             condition_code: string | null;
-            /**
-             * Transaction Id
-             * @default null
-             */
+            /** @default null */
             transaction_id: string | null;
-            /**
-             * Transaction Status
-             * @default null
-             */
+            /** @default null */
             transaction_status: string | null;
             /**
-             * Status
              * @description the payment's status now
              * @default null
              */
-            status: ("pending" | "unknown" | "approved" | "declined" | "cancelled" | "timed_out" | "voided" | "failed") | null;
-            /**
-             * Amount
-             * @default null
-             */
+            status: ("approved" | "cancelled" | "declined" | "failed" | "pending" | "timed_out" | "unknown" | "voided") | null;
+            /** @default null */
             amount: string | null;
-            /**
-             * Batch Number
-             * @default null
-             */
+            /** @default null */
             batch_number: number | null;
-            /**
-             * Recovered From Terminal
-             * @default null
-             */
+            /** @default null */
             recovered_from_terminal: boolean | null;
-            /**
-             * Batch Id
-             * @default null
-             */
+            /** @default null */
             batch_id: string | null;
-            /**
-             * Count
-             * @default null
-             */
+            /** @default null */
             count: number | null;
-            /**
-             * Total
-             * @default null
-             */
+            /** @default null */
             total: string | null;
-            /**
-             * Terminal
-             * @default null
-             */
+            /** @default null */
             terminal: string | null;
         };
         /**
@@ -392,283 +436,15 @@ export interface components {
          *     stream opens and whenever the link goes up or down.
          */
         LinkEventData: {
-            /**
-             * State
-             * @description connecting, connected or disconnected
-             */
+            /** @description connecting, connected or disconnected */
             state: string;
-            /** Connected */
             connected: boolean;
-            /**
-             * Reason
-             * @description why the link is down; empty while it is up
-             */
+            /** @description why the link is down; empty while it is up */
             reason: string;
-            /**
-             * Serial
-             * @description the terminal's serial, once known
-             */
+            /** @description the terminal's serial, once known */
             serial: string | null;
-            /**
-             * Link
-             * @description the link, e.g. usb or tcp://host:port
-             */
+            /** @description the link, e.g. usb or tcp://host:port */
             link: string;
-        };
-        /**
-         * OverflowEventData
-         * @description SSE ``event: overflow``, the last event of a stream that fell behind (or could not
-         *     read the journal): reconnect with Last-Event-ID.
-         */
-        OverflowEventData: {
-            /** Reason */
-            reason: string;
-            /** Last Event Id */
-            last_event_id: number;
-        };
-        /** QueryPaymentRequest */
-        QueryPaymentRequest: {
-            /**
-             * Retrieval Reference Number
-             * @description Identifies the payment: the POS's own reference for the sale (an invoice number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again answers with what the first one got.
-             */
-            retrieval_reference_number: string;
-        };
-        /** QueryPaymentResponse */
-        QueryPaymentResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: true;
-            /** Message */
-            message: string;
-            /** Retrieval Reference Number */
-            retrieval_reference_number: string;
-            /** Condition Code */
-            condition_code: string;
-            /** Transaction Id */
-            transaction_id: string | null;
-            /**
-             * Transaction Status
-             * @description "00" approved, "09" in progress or unknown, "17" cancelled, "68" timed out, "VD" voided, "96" failed, other codes: declined with that code
-             */
-            transaction_status: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "unknown" | "approved" | "declined" | "cancelled" | "timed_out" | "voided" | "failed";
-            /** Amount */
-            amount: string;
-            /** Batch Number */
-            batch_number: number | null;
-            /**
-             * Recovered From Terminal
-             * @description true when the journal had no record of this payment and posbridge brought it back from the terminal's own record
-             */
-            recovered_from_terminal: boolean;
-            /**
-             * Stage
-             * @description while the payment is pending, and once the terminal has reported it: what the customer is shown ("qr_shown": the QR code to scan, "waiting_for_customer": the amount). Absent otherwise
-             * @default null
-             */
-            stage: ("waiting_for_customer" | "qr_shown") | null;
-            /**
-             * Qr Payload
-             * @description with stage qr_shown: the text of the QR code the customer scans (for PayNow an EMVCo/SGQR payload ending in a CRC-16), for the POS to show on a customer display. Absent once the payment is final
-             * @default null
-             */
-            qr_payload: string | null;
-            /**
-             * Refunded
-             * @description the total refunded (approved refunds), "0.00" when none
-             */
-            refunded: string;
-            /**
-             * Refunds
-             * @description the payment's refunds, oldest first
-             */
-            refunds: components["schemas"]["RefundEntry"][];
-            /** @description the terminal's receipt once the payment is final (a voided payment: the void's); null while it is not final or the terminal gave none */
-            receipt: components["schemas"]["ReceiptBody"] | null;
-            /**
-             * Resolved By Hand
-             * @description true when a person settled this payment as paid or not paid because the terminal could not answer for it (posbridge journal resolve); who and why are in the journal's history
-             */
-            resolved_by_hand: boolean;
-        };
-        /**
-         * ReceiptBody
-         * @description The terminal's receipt: the fields a POS prints itself, and the terminal's own
-         *     printable lines for each copy. A field the terminal did not give is "".
-         */
-        ReceiptBody: {
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "payment" | "void" | "refund";
-            /**
-             * Method
-             * @description the payment method, e.g. PayNow
-             */
-            method: string;
-            /**
-             * Account
-             * @description the masked account or wallet
-             */
-            account: string;
-            /**
-             * Transaction Id
-             * @description the terminal's transaction id
-             */
-            transaction_id: string;
-            /** Terminal Id */
-            terminal_id: string;
-            /** Merchant Id */
-            merchant_id: string;
-            /**
-             * Time
-             * @description when the terminal made the receipt (its clock)
-             */
-            time: string;
-            /** Amount */
-            amount: string;
-            /** Status */
-            status: string;
-            /**
-             * Merchant Copy
-             * @description printable lines, the merchant's copy
-             */
-            merchant_copy: string[];
-            /**
-             * Customer Copy
-             * @description printable lines, the customer's copy
-             */
-            customer_copy: string[];
-        };
-        /** RefundEntry */
-        RefundEntry: {
-            /** Refund Reference */
-            refund_reference: string;
-            /** Amount */
-            amount: string;
-            /**
-             * Status
-             * @description approved: refunded; unknown: its answer was lost and posbridge is asking the terminal; refused: the terminal said no, nothing was refunded; failed: it never reached the terminal, nothing was refunded
-             * @enum {string}
-             */
-            status: "unknown" | "approved" | "refused" | "failed";
-        };
-        /** RefundPaymentRequest */
-        RefundPaymentRequest: {
-            /**
-             * Retrieval Reference Number
-             * @description The approved payment to refund (settled in a batch or not).
-             */
-            retrieval_reference_number: string;
-            /**
-             * Refund Reference
-             * @description Identifies the refund: the POS's own reference for it (a credit note number). 1 to 64 printable ASCII characters, unique across all refunds. Sending the same refund again answers with what the first one got; the same refund_reference with another payment or amount is refused (409 REFERENCE_CONFLICT).
-             */
-            refund_reference: string;
-            /**
-             * Amount
-             * @description How much to refund, as a decimal string with at most two decimal places: all of the payment or part of it. Several refunds of one payment may add up to its amount, no more (409 REFUND_EXCEEDS_PAYMENT says what remains).
-             */
-            amount: string;
-        };
-        /** RefundPaymentResponse */
-        RefundPaymentResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: true;
-            /** Message */
-            message: string;
-            /** Retrieval Reference Number */
-            retrieval_reference_number: string;
-            /** Refund Reference */
-            refund_reference: string;
-            /** Amount */
-            amount: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "unknown" | "approved" | "refused" | "failed";
-            /**
-             * Refunded
-             * @description the payment's total refunded, this refund included when approved
-             */
-            refunded: string;
-            /**
-             * Remaining
-             * @description what may still be refunded of the payment
-             */
-            remaining: string;
-            /**
-             * Replayed
-             * @description true when this answers a repeat of an earlier RefundPayment with the same refund_reference and values
-             */
-            replayed: boolean;
-        };
-        /** ReportLine */
-        ReportLine: {
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "payment" | "refund";
-            /** Condition Code */
-            condition_code: string;
-            /**
-             * Method
-             * @description the payment method's name, "" for a code nobody named
-             */
-            method: string;
-            /** Status */
-            status: string;
-            /** Count */
-            count: number;
-            /** Total */
-            total: string;
-        };
-        /** ReportMethod */
-        ReportMethod: {
-            /** Condition Code */
-            condition_code: string;
-            /** Method */
-            method: string;
-            /** Approved Count */
-            approved_count: number;
-            /** Approved Total */
-            approved_total: string;
-            /** Refunded Count */
-            refunded_count: number;
-            /** Refunded Total */
-            refunded_total: string;
-            /**
-             * Net
-             * @description approved payments less approved refunds
-             */
-            net: string;
-        };
-        /** ReportStatus */
-        ReportStatus: {
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "payment" | "refund";
-            /** Status */
-            status: string;
-            /** Count */
-            count: number;
-            /** Total */
-            total: string;
         };
         /**
          * StreamEventData
@@ -676,65 +452,17 @@ export interface components {
          *     journal id the stream resumes after (so that EventSource resumes from there).
          */
         StreamEventData: {
-            /** After */
             after: number;
-            /** Ref */
             ref: string | null;
         };
-        /** SubmitBatchRequest */
-        SubmitBatchRequest: Record<string, never>;
-        /** SubmitBatchResponse */
-        SubmitBatchResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: true;
-            /** Message */
-            message: string;
-            /** Batch Number */
-            batch_number: number;
-            /** Count */
-            count: number;
-            /** Total */
-            total: string;
-            /**
-             * Batch Id
-             * @description posbridge's id for this batch, journaled before it was sent to the terminal
-             */
-            batch_id: string;
-            /**
-             * Replayed
-             * @description true when this answers a SubmitBatch whose answer was lost: the batch it settled, not a new one
-             */
-            replayed: boolean;
-            /** @description posbridge's extension: the batch's Z report as the journal keeps it (null when none could be kept) */
-            report: components["schemas"]["EndOfDayReport"] | null;
-        };
-        /** VoidPaymentRequest */
-        VoidPaymentRequest: {
-            /**
-             * Retrieval Reference Number
-             * @description Identifies the payment: the POS's own reference for the sale (an invoice number). 1 to 64 printable ASCII characters. Sending the same CreatePayment again answers with what the first one got.
-             */
-            retrieval_reference_number: string;
-        };
-        /** VoidPaymentResponse */
-        VoidPaymentResponse: {
-            /**
-             * Success
-             * @constant
-             */
-            success: true;
-            /** Message */
-            message: string;
-            /** Retrieval Reference Number */
-            retrieval_reference_number: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "unknown" | "approved" | "declined" | "cancelled" | "timed_out" | "voided" | "failed";
+        /**
+         * OverflowEventData
+         * @description SSE ``event: overflow``, the last event of a stream that fell behind (or could not
+         *     read the journal): reconnect with Last-Event-ID.
+         */
+        OverflowEventData: {
+            reason: string;
+            last_event_id: number;
         };
     };
     responses: never;

@@ -44,7 +44,7 @@ REMOVED = "[removed]"
 #: A setting or environment variable with such a name is never written as it is.
 SECRET_NAME = re.compile(r"token|secret|passw|key|credential|auth", re.IGNORECASE)
 #: The libraries whose versions matter to a support case.
-LIBRARIES = ("starlette", "uvicorn", "uvloop", "httptools", "h11", "pydantic", "httpx",
+LIBRARIES = ("starlette", "uvicorn", "uvloop", "httptools", "h11", "msgspec", "httpx",
              "platformdirs", "pyusb", "pyserial", "libusb-package", "prometheus_client",
              "filelock")
 #: A log line starts with its time (logs.FORMAT's asctime); other lines continue the last.

@@ -2,7 +2,7 @@
 RefundPayment, all from the command table; the health, metrics and admin routes.
 
 Each route reads the body with a size cap and a deadline (``body.py``), validates it with
-its pydantic model, calls the PaymentService, and writes JSON. Every failure is a
+its request struct (msgspec), calls the PaymentService, and writes JSON. Every failure is a
 PosBridgeError by the time it leaves a route, and ``responses.error`` turns it into
 ``{"success": false, "message", "error_code"}`` with the class's HTTP status: the error
 table is ``posbridge.errors``.
@@ -193,11 +193,13 @@ def create_app(
     async def metrics_text(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    spec = openapi.dumps().encode()
+    spec: list[bytes] = []  # made at the first ask: a till's bridge is rarely asked
 
     async def openapi_json(request: Request) -> Response:
+        if not spec:
+            spec.append(openapi.dumps().encode())
         # Vary: Origin: an allowed origin's fetch gets CORS headers a cached copy would lack.
-        return Response(spec, media_type="application/json", headers={"Vary": "Origin"})
+        return Response(spec[0], media_type="application/json", headers={"Vary": "Origin"})
 
     handlers: dict[str, Callable[[Any], Awaitable[dict[str, Any] | bytes]]] = {
         "CreatePayment": create, "CancelPayment": cancel, "QueryPayment": query,

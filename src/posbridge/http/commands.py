@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from msgspec import Struct
 
 from .. import errors
 from . import models
@@ -39,8 +39,8 @@ class Command:
     name: str  # CreatePayment
     summary: str
     description: str
-    request: type[BaseModel]
-    response: type[BaseModel]
+    request: type[Struct]
+    response: type[Struct]
     errors: tuple[type[errors.PosBridgeError], ...]
     example: dict[str, Any]
     answer: dict[str, Any]

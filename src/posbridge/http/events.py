@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,25 +33,27 @@ PATH = "/events"
 # -- what each event's data holds (for the OpenAPI document and the TypeScript types) ----
 
 
-class JournalEventData(BaseModel):
+class JournalEventData(Struct, kw_only=True):
     """The data of a journal event (SSE ``event:`` payment, cancel, void, batch, or a kind
     added later such as refund; ``id:`` the journal id). A payment's fields are its
     *current* state, as QueryPayment shows it; ``to_status`` is what this event changed."""
 
-    event_id: int = Field(description="the journal's id of this event, also its SSE id")
-    kind: str = Field(description="payment, cancel, void, batch (more may be added)")
-    ref: str = Field(description="the payment's reference, or a batch's batch_id")
-    at: str = Field(description="when it was journaled (ISO 8601, UTC)")
-    from_status: str | None = Field(description="payment: the status before (null when "
-                                    "created); operation: its state before")
-    to_status: str = Field(description="payment: the status it moved to, as QueryPayment "
-                           "names it; operation: sent, done, refused or not_done")
-    detail: str = Field(description="why, for a person")
+    event_id: Annotated[int, Meta(description="the journal's id of this event, also its SSE "
+                                  "id")]
+    kind: Annotated[str, Meta(description="payment, cancel, void, batch (more may be added)")]
+    ref: Annotated[str, Meta(description="the payment's reference, or a batch's batch_id")]
+    at: Annotated[str, Meta(description="when it was journaled (ISO 8601, UTC)")]
+    from_status: Annotated[str | None, Meta(description="payment: the status before (null "
+                                            "when created); operation: its state before")]
+    to_status: Annotated[str, Meta(description="payment: the status it moved to, as "
+                                   "QueryPayment names it; operation: sent, done, refused or "
+                                   "not_done")]
+    detail: Annotated[str, Meta(description="why, for a person")]
     retrieval_reference_number: str | None = None
     condition_code: str | None = None
     transaction_id: str | None = None
     transaction_status: str | None = None
-    status: Status | None = Field(None, description="the payment's status now")
+    status: Annotated[Status | None, Meta(description="the payment's status now")] = None
     amount: str | None = None
     batch_number: int | None = None
     recovered_from_terminal: bool | None = None
@@ -60,18 +63,18 @@ class JournalEventData(BaseModel):
     terminal: str | None = None
 
 
-class LinkEventData(BaseModel):
+class LinkEventData(Struct, kw_only=True):
     """SSE ``event: link`` (no id, not replayed): the terminal link's state, sent when a
     stream opens and whenever the link goes up or down."""
 
-    state: str = Field(description="connecting, connected or disconnected")
+    state: Annotated[str, Meta(description="connecting, connected or disconnected")]
     connected: bool
-    reason: str = Field(description="why the link is down; empty while it is up")
-    serial: str | None = Field(description="the terminal's serial, once known")
-    link: str = Field(description="the link, e.g. usb or tcp://host:port")
+    reason: Annotated[str, Meta(description="why the link is down; empty while it is up")]
+    serial: Annotated[str | None, Meta(description="the terminal's serial, once known")]
+    link: Annotated[str, Meta(description="the link, e.g. usb or tcp://host:port")]
 
 
-class StreamEventData(BaseModel):
+class StreamEventData(Struct, kw_only=True):
     """SSE ``event: stream``, the first event of every stream, whose ``id:`` is the
     journal id the stream resumes after (so that EventSource resumes from there)."""
 
@@ -79,7 +82,7 @@ class StreamEventData(BaseModel):
     ref: str | None
 
 
-class OverflowEventData(BaseModel):
+class OverflowEventData(Struct, kw_only=True):
     """SSE ``event: overflow``, the last event of a stream that fell behind (or could not
     read the journal): reconnect with Last-Event-ID."""
 
@@ -87,7 +90,7 @@ class OverflowEventData(BaseModel):
     last_event_id: int
 
 
-EVENT_MODELS: tuple[type[BaseModel], ...] = (
+EVENT_MODELS: tuple[type[Struct], ...] = (
     JournalEventData, LinkEventData, StreamEventData, OverflowEventData)
 
 

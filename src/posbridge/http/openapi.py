@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+import msgspec
 
 from .. import __version__, errors
 from . import events, models
@@ -18,13 +17,12 @@ from .commands import COMMANDS, COMMON, Command
 
 
 def build_spec() -> dict[str, Any]:
-    classes: list[type[BaseModel]] = [c.request for c in COMMANDS]
+    classes: list[type[msgspec.Struct]] = [c.request for c in COMMANDS]
     classes += [c.response for c in COMMANDS]
     classes.append(models.ErrorResponse)
     classes += events.EVENT_MODELS
-    _, defs = models_json_schema([(cls, "validation") for cls in classes],
-                                 ref_template="#/components/schemas/{model}")
-    schemas = defs["$defs"]
+    _, schemas = msgspec.json.schema_components(
+        classes, ref_template="#/components/schemas/{name}")
     paths: dict[str, Any] = {c.path: {"post": _operation(c)} for c in COMMANDS}
     paths[events.PATH] = {"get": _events_operation()}
     return {
@@ -92,7 +90,7 @@ def _operation(command: Command) -> dict[str, Any]:
         "description": command.description,
         "parameters": [{"$ref": "#/components/parameters/ApiVersion"}],
         "requestBody": {
-            "required": bool(command.request.model_fields),
+            "required": bool(command.request.__struct_fields__),
             "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{command.request.__name__}"},
                 "example": command.example,

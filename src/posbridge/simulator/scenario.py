@@ -38,38 +38,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
+from msgspec import Meta, Struct
 
 from .customer import DECLINE, LINK_DROP, Outcome, Sale, refund_from_cents
 
 log = logging.getLogger("posbridge.simulator")
 
 
-class Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Seconds = Annotated[float, Meta(ge=0, le=3600)]
 
+
+class Step(Struct, forbid_unknown_fields=True, frozen=True):
     outcome: Literal["approve", "decline", "cancel", "timeout", "result_lost", "link_drop"]
-    code: str = Field(default="05", pattern="^[0-9A-Z]{2}$")
-    delay: float | None = Field(default=None, ge=0, le=3600)
-    after: float = Field(default=0.5, ge=0, le=3600)
+    code: Annotated[str, Meta(pattern="^[0-9A-Z]{2}$")] = "05"
+    delay: Seconds | None = None
+    after: Seconds = 0.5
     note: str = ""  # for the reader of the file; logged with the step
 
 
-class RefundStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefundStep(Struct, forbid_unknown_fields=True, frozen=True):
     outcome: Literal["refund", "decline", "answer_lost"]
     note: str = ""
 
 
-class ScenarioFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScenarioFile(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     description: str = ""
-    delay: float | None = Field(default=None, ge=0, le=3600)
-    payments: list[Step] = Field(min_length=1)
+    delay: Seconds | None = None
+    payments: Annotated[list[Step], Meta(min_length=1)]
     refunds: list[RefundStep] | None = None
 
 
@@ -84,13 +82,11 @@ def load(path: str | Path) -> ScenarioFile:
     except OSError as exc:
         raise ScenarioError(f"--scenario {path}: {exc.strerror}") from None
     try:
-        return ScenarioFile.model_validate_json(text)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: {e['msg']}"
-            for e in exc.errors(include_url=False)[:4]
-        )
-        raise ScenarioError(f"--scenario {path}: {problems}") from None
+        return msgspec.json.decode(text, type=ScenarioFile)
+    except msgspec.ValidationError as exc:  # "Expected `str`... - at `$.payments[0].code`"
+        raise ScenarioError(f"--scenario {path}: {exc}") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ScenarioError(f"--scenario {path}: the file is not valid JSON ({exc})") from None
 
 
 class Scenario:
