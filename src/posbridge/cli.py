@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 # Only what building the parser needs is imported here; each command imports the rest
 # (the HTTP stack for serve, httpx for the API commands, pyusb and pyserial for devices),
 # so that `posbridge journal list` or `posbridge pay` does not load the server.
-from . import __version__, checks, methods, tools
+from . import __version__, checks, methods
 from .checks import argument
-from .gui import app as gui
 from .journal import default_path
 from .terminals import SPEC_HELP
 
@@ -30,7 +29,13 @@ DEFAULT_SIM_LISTEN = "tcp://127.0.0.1:9100"
 log = logging.getLogger("posbridge")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+#: The commands this module defines itself. Given one of them, the parser is built without
+#: the others (the tools, the panel, devices, the support bundle): their modules are not
+#: imported, which a bridge started at every boot of the till would pay for nothing.
+OWN_COMMANDS = ("serve", "simulator", "openapi")
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="posbridge",
         description="Serve the PC POS USB API on this PC and carry each command to a "
@@ -156,7 +161,11 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--log-level", default="info",
                      choices=["debug", "info", "warning", "error"])
     sub.add_parser("openapi", help="print the API's OpenAPI document (openapi.json)")
+    if command in OWN_COMMANDS:
+        return parser
+    from . import tools
     from .devices import add_devices_command
+    from .gui import app as gui
 
     add_devices_command(sub)
     tools.add_api_commands(sub)
@@ -403,7 +412,8 @@ def _simulator_window(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _build_parser(argv[0] if argv else None).parse_args(argv)
     if args.command == "openapi":
         from .http.openapi import dumps
 
