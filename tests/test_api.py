@@ -396,6 +396,37 @@ def test_terminal_refusal_and_nonsense_answers(journal_path: Path) -> None:
     run(main())
 
 
+def test_a_bug_in_a_command_is_a_json_500_and_the_bridge_serves_on(
+        journal_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An exception no route expected (a bug) gets the JSON INTERNAL_ERROR, is logged once
+    with its traceback, and the next request is served: the commands' own dispatch, in front
+    of Starlette's router, answers as Starlette's error middleware did."""
+    async def main() -> None:
+        async with bridge(journal_path) as b:
+            real = b.service.query_payment
+
+            async def broken(ref: str) -> Any:
+                raise RuntimeError("a bug")
+
+            b.service.query_payment = broken  # type: ignore[method-assign]
+            body = error(await b.post("/QueryPayment", {"retrieval_reference_number": "x"}),
+                         500, "INTERNAL_ERROR")
+            assert "journal is intact" in body["message"]
+            b.service.query_payment = real  # type: ignore[method-assign]
+            error(await b.post("/QueryPayment", {"retrieval_reference_number": "x"}), 404,
+                  "PAYMENT_NOT_FOUND")
+            r = await b.client.get(b.url + "/QueryPayment", headers=HEADERS)
+            assert (r.status_code, r.json()["error_code"]) == (405, "METHOD_NOT_ALLOWED")
+            r = await b.post("/QueryPayment/", {"retrieval_reference_number": "x"})
+            assert (r.status_code, r.json()["error_code"]) == (404, "NOT_FOUND")
+
+    with caplog.at_level("ERROR", "posbridge"):
+        run(main())
+    crashes = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert len(crashes) == 1 and crashes[0].exc_info is not None
+    assert "POST /QueryPayment" in crashes[0].getMessage()
+
+
 # -- recovery without the POS ----------------------------------------------------------
 
 
