@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import byte_compile_posbridge
+
 HOST = "127.0.0.1"
 HEADERS = {"x-api-version": "v1", "content-type": "application/json"}
 TARGET_EXPORT_S = 10.0
@@ -248,6 +250,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args(argv)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    byte_compile_posbridge()
     with tempfile.TemporaryDirectory(prefix="posbridge-scale-") as tmp:
         results = [measure(size, args.requests, Path(tmp)) for size in (0, args.size)]
     print(report(results))

@@ -40,6 +40,7 @@ from bench import (
     HOST,
     SERVER_CPU,
     Processes,
+    byte_compile_posbridge,
     call,
     cpu_seconds,
     free_port,
@@ -220,6 +221,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
     checkout = pywebdriver_checkout(args.pywebdriver)
+    byte_compile_posbridge()
     if checkout is None:
         print("peers: pywebdriver skipped: give --pywebdriver DIR, a checkout of "
               "https://github.com/akretion/pywebdriver (with pywebdriverd in it)")
