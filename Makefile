@@ -26,12 +26,14 @@ test: $(STAMP)
 test-usb: $(STAMP)
 	$(BIN)/python -m pytest -m usb
 
-# The bridge beside a bare Starlette app and a raw asyncio responder, its idle CPU, and
-# the same at a journal of 1,000,000 payments (docs/performance.md).
+# The bridge beside a bare Starlette app and a raw asyncio responder, its idle CPU, the
+# same at a journal of 1,000,000 payments, and beside pywebdriver when PYWEBDRIVER names a
+# checkout of it (make bench PYWEBDRIVER=../pywebdriver; skipped with a note otherwise).
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/idle_cpu.py
 	$(BIN)/python bench/journal_scale.py
+	$(BIN)/python bench/peers.py $(if $(PYWEBDRIVER),--pywebdriver $(PYWEBDRIVER))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
