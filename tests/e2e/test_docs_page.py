@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from browser import chromium_path, run_page
+from posbridge.http import docs
 from procs import Stack
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +40,9 @@ def test_the_page_and_its_assets_are_served_by_the_bridge_alone(stack: Stack) ->
     for source in sources:
         asset = httpx.get(stack.url + source)
         assert asset.status_code == 200 and len(asset.content) > 100, source
+        # Streamed from the package's own files, whole (they are not read at start).
+        assert asset.content == (docs.FOLDER / source.removeprefix("/docs/")).read_bytes()
+        assert asset.headers["etag"] and asset.headers["cache-control"] == "max-age=86400"
     assert httpx.get(stack.url + "/openapi.json").json()["paths"].keys() == {
         "/CreatePayment", "/CancelPayment", "/QueryPayment", "/VoidPayment", "/SubmitBatch",
         "/RefundPayment", "/events"}

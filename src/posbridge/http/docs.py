@@ -8,10 +8,10 @@ anywhere but the bridge itself.
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 SWAGGER_UI_VERSION = "5.35.0"
@@ -44,8 +44,16 @@ _ASSETS = {
 PATHS = frozenset({"/docs", *_ASSETS})
 
 
+#: The bundle ships inside the package, beside this module (hatchling puts every file of
+#: src/posbridge in the wheel).
+FOLDER = Path(__file__).with_name("swagger_ui")
+
+
 def routes() -> list[Route]:
-    folder = resources.files("posbridge.http") / "swagger_ui"
+    """The page and its assets. Each asset is streamed from the package's files when asked
+    for (Starlette's FileResponse, in a worker thread, with ETag and Last-Modified): the
+    1.9 MB of Swagger UI is not read at start, nor held in memory by a bridge whose docs
+    nobody opens."""
     # Vary: Origin because an allowed origin's fetch of the same URL gets CORS headers that
     # a cached copy from a plain request would lack.
     headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
@@ -55,11 +63,11 @@ def routes() -> list[Route]:
         return Response(PAGE, media_type="text/html", headers=headers)
 
     def asset(name: str, media_type: str) -> Route:
-        body = (folder / name).read_bytes()
+        path = FOLDER / name
 
         async def serve(request: Request) -> Response:
-            return Response(body, media_type=media_type,
-                            headers={**headers, "Cache-Control": "max-age=86400"})
+            return FileResponse(path, media_type=media_type,
+                                headers={**headers, "Cache-Control": "max-age=86400"})
 
         return Route(f"/docs/{name}", serve, methods=["GET"])
 
