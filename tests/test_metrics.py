@@ -179,3 +179,30 @@ def test_an_unknown_outcome_is_counted_as_unknown_and_not_final(journal_path: Pa
                        if n == "posbridge_payments_not_final") == 0
 
     run(main())
+
+
+def test_the_event_subscribers_gauge_counts_the_streams_being_served(
+        journal_path: Path) -> None:
+    """posbridge_event_subscribers is the broker's count at scrape time: 1 while a client
+    follows GET /events over a real socket, 0 again once it hangs up. (It was a gauge nobody
+    set, always 0, before the metrics were read at scrape time.)"""
+    import socket
+
+    def subscribers(text: str) -> float:
+        return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                    if s.name == "posbridge_event_subscribers")
+
+    async def main() -> None:
+        async with bridge(journal_path) as b:
+            scrape = b.client.get
+            assert subscribers((await scrape(b.url + "/metrics")).text) == 0
+            with socket.create_connection(("127.0.0.1", b.port)) as follower:
+                follower.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                while b.events.subscribers < 1:
+                    await asyncio.sleep(0.01)
+                assert subscribers((await scrape(b.url + "/metrics")).text) == 1
+            while b.events.subscribers:
+                await asyncio.sleep(0.01)
+            assert subscribers((await scrape(b.url + "/metrics")).text) == 0
+
+    run(main())

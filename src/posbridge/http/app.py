@@ -28,7 +28,7 @@ from .. import errors, methods
 from ..events import EventBroker, EventsConfig
 from ..journal import JournalError, Payment, Receipt
 from ..logs import escape
-from ..metrics import CONTENT_TYPE, BridgeMetrics
+from ..metrics import BridgeMetrics
 from ..protocol.messages import Progress
 from ..service import PaymentService, public_status, shown
 from . import docs, models, openapi
@@ -67,9 +67,9 @@ def create_app(
     shutdown."""
     policy = policy or AccessPolicy()
     metrics = metrics or BridgeMetrics()
-    metrics.watch(service)
     reader = BodyReader()
     broker = EventBroker(service.journal, service.terminal, events)
+    metrics.watch(service, broker)
     # What the terminal shows the customer (its QR code) is no journal row: a "progress"
     # event without an id, with the fields QueryPayment shows at that moment.
     service.progress_listeners.append(lambda payment, progress: broker.publish(
@@ -192,7 +192,7 @@ def create_app(
         return json_response(health_body(service))
 
     async def metrics_text(request: Request) -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+        return Response(metrics.exposition(), media_type=metrics.content_type)
 
     spec: list[bytes] = []  # made at the first ask: a till's bridge is rarely asked
 
