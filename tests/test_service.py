@@ -13,10 +13,11 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from posbridge import errors
@@ -58,7 +59,7 @@ class Rig:
 
     async def reconnect_as_v1(self) -> None:
         """The terminal speaks only link protocol v1 from now on; the link reconnects."""
-        self.server.identity = replace(self.server.identity, version=1)
+        self.server.identity = msgspec.structs.replace(self.server.identity, version=1)
         self.client._runner.close("test: reconnect as v1")  # type: ignore[union-attr]
         await self.until(lambda: self.client.terminal is not None
                          and self.client.terminal.version == 1, what="a v1 session")

@@ -41,12 +41,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from typing import cast
+
+from msgspec.structs import replace as replace_struct
 
 from .errors import LocalProtocolError, RemoteProtocolError
 from .frames import FrameDecoder, encode_frame
 from .messages import (
     MIN_PROTOCOL_VERSION,
     Ack,
+    AppMessage,
     Data,
     Heartbeat,
     Hello,
@@ -183,7 +187,7 @@ class LinkConnection:
         self.base_timers = self.timers
         if (self.role is Role.HOST and self.timers.idle_heartbeat > 0
                 and not self.identity.idle_heartbeat_ms):
-            self.identity = replace(self.identity, idle_heartbeat_ms=round(
+            self.identity = replace_struct(self.identity, idle_heartbeat_ms=round(
                 self.timers.idle_heartbeat * 1000))
         self._agreed_ms = 0
 
@@ -217,7 +221,7 @@ class LinkConnection:
             raise LocalProtocolError(f"send() in state {self.state.value}")
         if isinstance(message, Data | Hello | Ack | Heartbeat):
             raise LocalProtocolError("send() takes application messages only")
-        frame = encode_frame(encode_message(Data(self._tx_next, message)))
+        frame = encode_frame(encode_message(Data(self._tx_next, cast(AppMessage, message))))
         self._unacked.append(_Pending(self._tx_next, frame))
         self._tx_next += 1
         self._emit(frame, now)
@@ -387,7 +391,7 @@ class LinkConnection:
     # -- helpers ----------------------------------------------------------------------
 
     def _host_hello(self) -> Hello:
-        return replace(self.identity, version=self.version)
+        return replace_struct(self.identity, version=self.version)
 
     def _terminal_hello(self, session: str) -> Hello:
         i = self.identity
