@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +57,10 @@ class FakeAndroid:
                 [SYSTEM_PYTHON, str(HERE / "fake_android.py"), "--customer-delay",
                  str(customer_delay)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-                env={**os.environ, "LD_PRELOAD": PRELOAD})
+                env={**os.environ, "LD_PRELOAD": PRELOAD,
+                     # The link's codec needs msgspec, which Debian's python3 lacks: the
+                     # fake takes it from this venv (same CPython 3.11 ABI).
+                     "POSBRIDGE_DEPS": str(Path(msgspec.__file__).resolve().parents[1])})
         threading.Thread(target=self._read, daemon=True).start()
         self.root = self.expect("ROOT").split(" ", 1)[1]
 

@@ -53,6 +53,8 @@ gi.require_version("UMockdev", "1.0")
 from gi.repository import UMockdev  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+if os.environ.get("POSBRIDGE_DEPS"):  # msgspec, from the tests' venv (after the system's)
+    sys.path.append(os.environ["POSBRIDGE_DEPS"])
 
 from posbridge.protocol import LinkTimers  # noqa: E402
 from posbridge.simulator import TerminalModel, TerminalServer  # noqa: E402
