@@ -31,9 +31,9 @@ import bisect
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .journal import JournalError
@@ -227,11 +227,11 @@ class _Collector:
         yield commands
 
         def histogram(name: str, doc: str, series: dict[tuple[str, ...], _Histogram],
-                      bounds: tuple[float, ...], labels: list[str]) -> Iterator[Metric]:
-            names = [floatToGoString(b) for b in bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
+                      labels: list[str]) -> Iterator[Metric]:
             family = HistogramMetricFamily(name, doc, labels=labels)
             created = GaugeMetricFamily(name + "_created", doc, labels=labels)
             for values, h in series.items():
+                names = [floatToGoString(b) for b in h.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
                 family.add_metric(list(values), h.cumulative(names), h.sum)
                 created.add_metric(list(values), h.created)
             yield family
@@ -240,7 +240,7 @@ class _Collector:
         yield from histogram(
             "posbridge_command_duration_seconds", "Time from a command's request to its "
             "answer, by command.", {(c,): h for c, h in m.command_seconds.items()},
-            _COMMAND_BUCKETS, ["command"])
+            ["command"])
         link = CounterMetricFamily(
             "posbridge_terminal_link_events", "Terminal link events: opened (a transport "
             "opened; a reconnect attempt), open_failed, up (the terminal said hello), down "
@@ -251,7 +251,7 @@ class _Collector:
         yield link
         yield from histogram(
             "posbridge_journal_write_duration_seconds", "Time of each journal write "
-            "transaction (fsync included).", {(): m.journal_seconds}, _JOURNAL_BUCKETS, [])
+            "transaction (fsync included).", {(): m.journal_seconds}, [])
         yield CounterMetricFamily(
             "posbridge_journal_write_failures", "Journal writes SQLite failed (disk full, "
             "locked, file gone).", value=m.journal_failures, created=m.created)
@@ -259,22 +259,28 @@ class _Collector:
             "posbridge_event_subscribers", "Clients subscribed to the bridge's events.",
             value=m.events.subscribers if m.events is not None else 0)
         if m.service is not None:
-            yield from self._state(m.service, GaugeMetricFamily)
+            yield from self._state(m.service)
 
-    def _state(self, service: PaymentService, gauge: Callable[..., Any]) -> Iterator[Metric]:
+    def _state(self, service: PaymentService) -> Iterator[Metric]:
         """What is true at scrape time: the link's state and the payments not final yet."""
+        from prometheus_client.core import GaugeMetricFamily
+
         status = service.terminal.status()
-        state = gauge("posbridge_terminal_state", "1 for the terminal link's current state.",
-                      labels=["state"])
+        state = GaugeMetricFamily(
+            "posbridge_terminal_state", "1 for the terminal link's current state.",
+            labels=["state"])
         for name in LINK_STATES:
             state.add_metric([name], 1.0 if status.state == name else 0.0)
         yield state
-        yield gauge("posbridge_terminal_connected", "1 while the terminal link is up.",
-                    value=1.0 if status.state == "connected" else 0.0)
-        yield gauge("posbridge_terminal_state_since_seconds",
-                    "Unix time of the terminal link's last change of state.", value=status.since)
-        yield gauge("posbridge_terminal_link_attempts", "Transports opened or tried since start.",
-                    value=status.attempts)
+        yield GaugeMetricFamily(
+            "posbridge_terminal_connected", "1 while the terminal link is up.",
+            value=1.0 if status.state == "connected" else 0.0)
+        yield GaugeMetricFamily(
+            "posbridge_terminal_state_since_seconds",
+            "Unix time of the terminal link's last change of state.", value=status.since)
+        yield GaugeMetricFamily(
+            "posbridge_terminal_link_attempts", "Transports opened or tried since start.",
+            value=status.attempts)
         try:
             active = service.journal.active()
         except (sqlite3.Error, JournalError) as exc:  # an alert, not a 500 here
@@ -283,7 +289,7 @@ class _Collector:
         counts = dict.fromkeys(NOT_FINAL, 0)
         for payment in active:
             counts[payment.status] = counts.get(payment.status, 0) + 1
-        by_status = gauge(
+        by_status = GaugeMetricFamily(
             "posbridge_payments_not_final", "Payments whose outcome is not final yet, by "
             "journal status (received and pending are in progress; unknown waits for "
             "recovery).", labels=["status"])
@@ -294,5 +300,6 @@ class _Collector:
         if active:
             created = min(datetime.fromisoformat(p.created_at).timestamp() for p in active)
             oldest = max(0.0, time.time() - created)
-        yield gauge("posbridge_payment_not_final_oldest_age_seconds", "Age of the oldest "
-                    "payment whose outcome is not final (0 when there is none).", value=oldest)
+        yield GaugeMetricFamily(
+            "posbridge_payment_not_final_oldest_age_seconds", "Age of the oldest payment "
+            "whose outcome is not final (0 when there is none).", value=oldest)

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import cast
 
 from msgspec.structs import replace as replace_struct
 
@@ -219,9 +218,9 @@ class LinkConnection:
         """Queue an application message for reliable delivery."""
         if self.state is not State.UP:
             raise LocalProtocolError(f"send() in state {self.state.value}")
-        if isinstance(message, Data | Hello | Ack | Heartbeat):
+        if not isinstance(message, AppMessage):
             raise LocalProtocolError("send() takes application messages only")
-        frame = encode_frame(encode_message(Data(self._tx_next, cast(AppMessage, message))))
+        frame = encode_frame(encode_message(Data(self._tx_next, message)))
         self._unacked.append(_Pending(self._tx_next, frame))
         self._tx_next += 1
         self._emit(frame, now)

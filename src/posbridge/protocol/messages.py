@@ -6,8 +6,8 @@ readable in a capture and trivial to implement on the terminal (an Android app);
 layer below gives it integrity. msgspec encodes and decodes them (a tagged union on ``k``):
 a wrong type, a missing field or an unknown kind is refused, a bool is not an int, and keys
 this version does not know are ignored so that a newer peer may add fields. (They were
-dataclasses with a hand-written codec: creating the 21 classes alone took 12 ms of every
-start, docs/performance.md.)
+dataclasses with a hand-written codec: the module took about 8 ms of every start to
+import, docs/performance.md.)
 
 Two families share the codec:
 
