@@ -65,10 +65,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.limit_concurrency = None
         self._in_message = False  # a request has begun and is not complete
         self._in_head = False  # a request head has begun and is not complete
-        self._head_size = 0  # bytes of that head the parser has handed over so far
-        self._head_first = 0  # of those, the ones from the read in which the head began
+        self._head_first = 0  # bytes of that head from the read in which it began
         self._head_later = 0  # bytes of the reads after that one (all head: it is not done)
         self._heads = 0  # request heads begun on this connection
+        self._may_overflow = False  # the current read could complete a head over the limit
         self._receiving = False
         self._refusal: errors.PosBridgeError | None = None
         self._refused = False
@@ -90,9 +90,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return  # answered and closing: what still comes is dropped
         heads, continued, between = self._heads, self._in_head, not self._in_message
+        # A head completed in this read can be over the limit only if this read, with what
+        # came before of a head it continues, is: otherwise on_headers_complete need not
+        # count (the common case, and why no per-header callback is overridden).
+        self._may_overflow = (len(data) + (self._head_first + self._head_later if continued
+                                           else 0)) > self.max_head
         self._receiving = True
         try:
-            super().data_received(data)
+            HttpToolsProtocol.data_received(self, data)
         finally:
             self._receiving = False
         if self._in_head and not self.transport.is_closing():
@@ -104,9 +109,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if continued and heads == self._heads:
                 self._head_later += len(data)
             elif between and self._heads == heads + 1:
-                self._head_first, self._head_later = max(len(data), self._head_size), 0
+                self._head_first, self._head_later = max(len(data), self._parsed()), 0
             else:
-                self._head_first, self._head_later = self._head_size, 0
+                self._head_first, self._head_later = self._parsed(), 0
             if self._head_first + self._head_later > self.max_head:
                 self._close_with(self._head_too_large())
 
@@ -114,36 +119,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # uvicorn stops its keep-alive timer at the first byte of a new request; here it
         # runs on until the request's head is complete (on_headers_complete).
         if not self._receiving:
-            super()._unset_keepalive_if_required()
+            HttpToolsProtocol._unset_keepalive_if_required(self)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
         self._in_message = self._in_head = True
-        self._head_size = 0
         self._heads += 1
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self._count(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        self._count(len(name) + len(value) + 4)  # ": " and CRLF
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self._may_overflow and self._parsed() > self.max_head:
+            self._refusal = self._head_too_large()
+            raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
         HttpToolsProtocol._unset_keepalive_if_required(self)  # the head is in: deadline met
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._in_message = False
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
-    def _count(self, size: int) -> None:
-        self._head_size += size
-        if self._head_size > self.max_head:
-            self._refusal = self._head_too_large()
-            raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
+    def _parsed(self) -> int:
+        """Bytes of the current head the parser has handed over: its URL and headers (each
+        with ": " and CRLF), as uvicorn keeps them."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def _head_too_large(self) -> errors.PosBridgeError:
         return errors.HeadersTooLarge(
@@ -163,7 +161,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         log.debug("an Upgrade request is answered as plain HTTP (no WebSocket endpoint)")
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        HttpToolsProtocol.on_response_complete(self)
         if self._after_answer is not None:
             error, self._after_answer, self._refused = self._after_answer, None, False
             self._close_with(error)
