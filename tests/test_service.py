@@ -23,7 +23,7 @@ import pytest
 from posbridge import errors
 from posbridge.journal import Journal
 from posbridge.payments import OpState
-from posbridge.service import PaymentService, ServiceConfig
+from posbridge.service import FILE_CHECK_SECONDS, PaymentService, ServiceConfig
 from posbridge.simulator import TerminalServer
 from posbridge.simulator.model import SimPayment
 from posbridge.terminal import TerminalClient
@@ -508,6 +508,9 @@ def test_a_deleted_journal_is_noticed_refused_and_stops_the_bridge(journal_path:
             r.service.on_fatal = fatal.append
             await r.paid("d1")
             journal_path.unlink()
+            # A read looks at the file once per FILE_CHECK_SECONDS at most: the next
+            # QueryPayment after that is refused, and the bridge is told to stop.
+            await asyncio.sleep(FILE_CHECK_SECONDS)
             with pytest.raises(errors.JournalUnavailable) as info:
                 await r.service.query_payment("d1")
             assert "deleted" in info.value.message
@@ -515,6 +518,26 @@ def test_a_deleted_journal_is_noticed_refused_and_stops_the_bridge(journal_path:
             with pytest.raises(errors.JournalUnavailable):
                 await r.service.create_payment("d2", "1.00", "82")
             assert "d2" not in r.terminal.payments
+
+    run(main())
+
+
+def test_a_money_command_right_after_a_deletion_never_reaches_the_terminal(
+        journal_path: Path) -> None:
+    """A write looks at the file every time, however recent the last look: the command
+    that would journal first is refused and nothing goes to the terminal."""
+    async def main() -> None:
+        async with rig(journal_path) as r:
+            fatal: list[str] = []
+            r.service.on_fatal = fatal.append
+            await r.paid("d1")
+            await r.service.query_payment("d1")  # a look at the file, just now
+            journal_path.unlink()
+            with pytest.raises(errors.JournalUnavailable) as info:
+                await r.service.create_payment("d2", "1.00", "82")
+            assert "deleted" in info.value.message
+            assert "d2" not in r.terminal.payments
+            assert fatal and "deleted" in fatal[0]
 
     run(main())
 

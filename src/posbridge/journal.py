@@ -349,6 +349,7 @@ class Journal:
         self._owner: _OwnerLock | None = None
         self._depth = 0  # nesting of atomic()
         self._identity: tuple[int, int] | None = None
+        self._seen_at = -1e9  # time.monotonic() of the last check_file that found the file
         #: The last write failure, "" while writes succeed.
         self.last_error = ""
         #: Called after each committed write transaction (the events stream wakes on it).
@@ -356,6 +357,9 @@ class Journal:
         #: Called after each write transaction with its seconds and whether SQLite failed it
         #: (disk full, locked, gone): metrics. Must not raise.
         self.on_write: Callable[[float, bool], None] = lambda seconds, failed: None
+        #: Called with the reason when check_file finds the file deleted or replaced, by
+        #: whichever read or write looked (the service stops the bridge). Must not raise.
+        self.on_replaced: Callable[[str], None] = lambda reason: None
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no journal at {self.path}")
@@ -433,23 +437,31 @@ class Journal:
 
     # -- health -----------------------------------------------------------------------
 
-    def check_file(self) -> None:
-        """Raise JournalReplaced if the file this journal opened was deleted or replaced."""
+    def check_file(self, within: float = 0.0) -> None:
+        """Raise JournalReplaced if the file this journal opened was deleted or replaced.
+
+        ``within`` seconds: a check that found the file this recently is taken as still true
+        (a read answered that much after a deletion is the same answer given just before it).
+        Every write transaction checks with 0, so nothing is written past a deletion."""
         if self._identity is None:
+            return
+        if within and time.monotonic() - self._seen_at < within:
             return
         try:
             now = _identity(self.path)
         except FileNotFoundError:
-            raise JournalReplaced(
-                f"the journal {self.path} was deleted while posbridge was running"
-            ) from None
+            raise self._replaced(f"the journal {self.path} was deleted while posbridge was "
+                                 "running") from None
         except OSError as exc:
             raise JournalError(f"cannot see the journal {self.path}: {exc}") from None
         if now != self._identity:
-            raise JournalReplaced(
-                f"the journal {self.path} was replaced by another file while posbridge was "
-                "running"
-            )
+            raise self._replaced(f"the journal {self.path} was replaced by another file while "
+                                 "posbridge was running")
+        self._seen_at = time.monotonic()
+
+    def _replaced(self, reason: str) -> JournalReplaced:
+        self.on_replaced(reason)
+        return JournalReplaced(reason)
 
     def probe(self) -> None:
         """Write and commit a little, to learn whether the journal can be written again."""

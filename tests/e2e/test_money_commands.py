@@ -128,6 +128,8 @@ def test_a_journal_deleted_under_the_bridge_is_refused_and_the_bridge_exits(
         assert stack.post("/CreatePayment", create("d1")).status_code == 200
         stack.wait_status("d1", "approved")
         stack.journal.unlink()
+        # A read looks at the file once per 10 ms at most (service.FILE_CHECK_SECONDS).
+        time.sleep(0.05)
         r = stack.post("/QueryPayment", {"retrieval_reference_number": "d1"})
         assert r.status_code == 503
         body = r.json()
