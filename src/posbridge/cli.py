@@ -35,6 +35,20 @@ log = logging.getLogger("posbridge")
 OWN_COMMANDS = ("serve", "simulator", "openapi")
 
 
+_JOURNAL_DEFAULT = "{the default journal}"
+
+
+class _ServeHelp(argparse.HelpFormatter):
+    """Writes the journal's default path into --help only when help is shown: finding it
+    imports platformdirs, which a serve given --journal never needs."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is not None and _JOURNAL_DEFAULT in text:
+            text = text.replace(_JOURNAL_DEFAULT, str(default_path()))
+        return text
+
+
 def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="posbridge",
@@ -49,7 +63,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(
-        "serve",
+        "serve", formatter_class=_ServeHelp,
         help="start the listener: serve the API and keep a link to the terminal",
         description="Start the listener: serve the PC POS USB API over HTTP and keep a link "
         "to the payment terminal. Stop it with Ctrl+C; payments in progress stay in the "
@@ -65,8 +79,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=argument(checks.port), default=DEFAULT_PORT,
                        help=f"port to listen on (default {DEFAULT_PORT})")
     serve.add_argument("--journal", metavar="PATH", type=argument(checks.file_to_write),
-                       help="the payment journal (SQLite file); default: "
-                       f"{default_path()}")
+                       help=f"the payment journal (SQLite file); default: {_JOURNAL_DEFAULT}")
     serve.add_argument("--terminal-timeout", type=argument(checks.seconds), default=5.0,
                        metavar="SECONDS",
                        help="how long to wait for the terminal to answer a command before "
