@@ -1,6 +1,6 @@
 """Performance benchmark: the bridge against a bare Starlette app and a raw asyncio responder.
 
-    .venv/bin/python bench/bench.py [--duration 5] [--rounds 3] [--cycles 300] [--json FILE]
+    .venv/bin/python bench/bench.py [--duration 3] [--rounds 5] [--cycles 300] [--json FILE]
 
 Starts real processes: ``posbridge serve`` on a fresh journal with a ``posbridge simulator``
 (TCP, --customer-delay 0) and the two baselines of bench/baselines.py. Servers run on CPU 0
@@ -795,18 +795,22 @@ def _connections(text: str) -> list[int]:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5.0,
-                        help="measured seconds per QueryPayment run (default 5)")
+    parser.add_argument("--duration", type=float, default=3.0,
+                        help="measured seconds per QueryPayment run (default 3)")
     parser.add_argument("--warmup", type=float, default=0.5,
                         help="unmeasured seconds before each run (default 0.5)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds per server and concurrency (default 3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds per server and concurrency, the median shown "
+                        "(default 5: five short runs give a steadier median on a shared "
+                        "machine than three long ones, in about the same time)")
     parser.add_argument("--connections", type=_connections, default=[1, 64],
                         help="concurrent connections, comma-separated (default 1,64)")
     parser.add_argument("--cycles", type=int, default=300,
                         help="payment cycles for the cycle figure (default 300)")
-    parser.add_argument("--starts", type=int, default=3,
-                        help="starts of each server for the start-up figure (default 3)")
+    parser.add_argument("--starts", type=int, default=11,
+                        help="starts of each server for the start-up figure, interleaved; "
+                        "the median is shown (default 11: with 3 the ratio moved by 0.15 "
+                        "between runs on a shared machine)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     return parser.parse_args(argv)
 
