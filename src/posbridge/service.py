@@ -884,8 +884,8 @@ class PaymentService:
         """Before every answer: a journal deleted or replaced under the running bridge is
         noticed here, refused, and makes the bridge stop (non-zero, so it is restarted).
         The file is looked at once per FILE_CHECK_SECONDS at most (a stat is about 2 us, a
-        tenth of a QueryPayment); every write looks again (Journal.atomic), so no command
-        reaches the terminal past a deletion."""
+        sixth of a QueryPayment in process); every write looks again (Journal.atomic), so
+        no command reaches the terminal past a deletion."""
         if self._fatal:
             raise errors.JournalUnavailable(self._fatal_message())
         try:
