@@ -542,6 +542,27 @@ def test_a_money_command_right_after_a_deletion_never_reaches_the_terminal(
     run(main())
 
 
+def test_a_batch_sent_again_right_after_a_deletion_never_reaches_the_terminal(
+        journal_path: Path) -> None:
+    """A batch whose first answer was lost is sent again without a write first: the file
+    is looked at just before, however recent the last look."""
+    async def main() -> None:
+        async with rig(journal_path) as r:
+            fatal: list[str] = []
+            r.service.on_fatal = fatal.append
+            await r.paid("d1")
+            r.journal.begin_batch("lost-batch", r.client.terminal.serial)  # as after a 504
+            await r.service.query_payment("d1")  # a look at the file, just now
+            journal_path.unlink()
+            with pytest.raises(errors.JournalUnavailable) as info:
+                await r.service.submit_batch()
+            assert "deleted" in info.value.message
+            assert "lost-batch" not in r.terminal.batches
+            assert fatal and "deleted" in fatal[0]
+
+    run(main())
+
+
 def test_a_replaced_journal_is_noticed(journal_path: Path, tmp_path: Path) -> None:
     async def main() -> None:
         async with rig(journal_path) as r:

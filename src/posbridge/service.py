@@ -544,6 +544,12 @@ class PaymentService:
             # settled it answers with that batch; one that never saw it settles it now.
             op = open_batches[-1]
             batch_id = op.ref
+            # Nothing is journaled before this send, so the file is looked at now, not
+            # within FILE_CHECK_SECONDS as check_journal does.
+            try:
+                self.journal.check_file()
+            except JournalError as exc:
+                raise self._journal_unavailable(exc.message) from None
             log.info("batch %s: sending again (its first answer was lost)", batch_id)
         else:
             batch_id = uuid.uuid4().hex[:16]

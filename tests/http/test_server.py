@@ -170,6 +170,68 @@ def test_a_head_over_the_limit_gets_431_however_it_arrives(journal_path: Path) -
     run(go())
 
 
+async def _in_parts(b: Bridge, parts: list[bytes], pause: float = 0.2) -> bytes:
+    """Send ``parts`` as separate writes (each read on its own), then read until closed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", b.port)
+    out = b""
+    try:
+        for part in parts:
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(pause)
+        async with asyncio.timeout(3):
+            while chunk := await reader.read(65536):
+                out += chunk
+    except (TimeoutError, ConnectionError):
+        pass
+    writer.close()
+    return out
+
+
+def test_a_head_begun_behind_another_request_is_counted_whole(journal_path: Path) -> None:
+    """A read that ends one request and begins the next head leaves that head's unfinished
+    line in the parser, uncounted: the head is counted whole when it completes."""
+    query = b'{"retrieval_reference_number": "a"}'
+
+    async def go() -> None:
+        async with bridge(journal_path) as b:
+            small = _request(query, path=b"/QueryPayment")
+            one_line = _request(query, b"x-pad: " + b"a" * 100_000 + b"\r\n", b"/QueryPayment")
+            cut = one_line.index(b"x-pad: ") + 100_000  # inside the 100 KB header
+            two_lines = _request(query, b"x-a: " + b"a" * 30_000 + b"\r\nx-b: " + b"b" * 30_000
+                                 + b"\r\n", b"/QueryPayment")
+            cut2 = two_lines.index(b"x-b: ") - 2
+            for second, at in ((one_line, cut), (two_lines, cut2)):
+                out = await _in_parts(b, [small + second[:at], second[at:]])
+                assert [status for status, _ in _answers(out)] == [404, 431], out[:300]
+
+    run(go())
+
+
+def test_trailers_count_with_the_head(journal_path: Path) -> None:
+    """A chunked body's trailers are kept with the headers: over the head limit they get
+    431, whether they end the request in one read or keep coming."""
+    query = b'{"retrieval_reference_number": "a"}'
+    head = (b"POST /QueryPayment HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-version: v1\r\n"
+            b"content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+    chunks = b"%x\r\n%s\r\n0\r\n" % (len(query), query)
+    trailers = b"".join(b"x-t%d: %s\r\n" % (i, b"t" * 1000) for i in range(40))  # 40 KB
+
+    async def go() -> None:
+        async with bridge(journal_path) as b:
+            # Small trailers: answered as usual.
+            out = await raw(b, head + chunks + b"x-t: 1\r\n\r\n", read_timeout=2)
+            assert _status(out) == 404, out[:300]
+            # Over the limit, the request complete in one read.
+            out = await raw(b, head + chunks + trailers + b"\r\n", read_timeout=2)
+            assert _status(out) == 431 and b"HEADERS_TOO_LARGE" in out, out[:300]
+            # Over the limit and never finished: refused, not held.
+            out = await _in_parts(b, [head + chunks, trailers, trailers])
+            assert _status(out) == 431 and b"HEADERS_TOO_LARGE" in out, out[:300]
+
+    run(go())
+
+
 def test_slow_and_idle_connections_are_closed(
     journal_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

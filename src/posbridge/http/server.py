@@ -69,6 +69,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_later = 0  # bytes of the reads after that one (all head: it is not done)
         self._heads = 0  # request heads begun on this connection
         self._may_overflow = False  # the current read could complete a head over the limit
+        # The head began after another request in one read: the parser holds its unfinished
+        # line, which nothing has counted; it is counted exactly when the head completes.
+        self._uncounted = False
+        self._head_n = 0  # headers of the current request at its head's end (then trailers)
         self._receiving = False
         self._refusal: errors.PosBridgeError | None = None
         self._refused = False
@@ -93,8 +97,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # A head completed in this read can be over the limit only if this read, with what
         # came before of a head it continues, is: otherwise on_headers_complete need not
         # count (the common case, and why no per-header callback is overridden).
-        self._may_overflow = (len(data) + (self._head_first + self._head_later if continued
-                                           else 0)) > self.max_head
+        self._may_overflow = self._uncounted or (
+            len(data) + (self._head_first + self._head_later if continued else 0)
+        ) > self.max_head
         self._receiving = True
         try:
             HttpToolsProtocol.data_received(self, data)
@@ -112,8 +117,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._head_first, self._head_later = max(len(data), self._parsed()), 0
             else:
                 self._head_first, self._head_later = self._parsed(), 0
+                self._uncounted = True
             if self._head_first + self._head_later > self.max_head:
                 self._close_with(self._head_too_large())
+        elif self._in_message and len(self.headers) > self._head_n and not self._refused \
+                and not self.transport.is_closing() and self._parsed() > self.max_head:
+            # Trailers after a chunked body (the parser adds them to the headers): they
+            # count with the head, as the request's own lines.
+            self._close_with(self._head_too_large())
 
     def _unset_keepalive_if_required(self) -> None:
         # uvicorn stops its keep-alive timer at the first byte of a new request; here it
@@ -124,6 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         HttpToolsProtocol.on_message_begin(self)
         self._in_message = self._in_head = True
+        self._uncounted = False
         self._heads += 1
 
     def on_headers_complete(self) -> None:
@@ -131,11 +143,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._may_overflow and self._parsed() > self.max_head:
             self._refusal = self._head_too_large()
             raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
+        self._head_n = len(self.headers)
         HttpToolsProtocol._unset_keepalive_if_required(self)  # the head is in: deadline met
         HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._in_message = False
+        if len(self.headers) > self._head_n and self._parsed() > self.max_head:
+            self._refusal = self._head_too_large()  # trailers, completed in this read
+            raise _HeadTooLarge
         HttpToolsProtocol.on_message_complete(self)
 
     def _parsed(self) -> int:
