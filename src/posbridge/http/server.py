@@ -16,7 +16,7 @@ next minor versions; tests/http/test_server.py checks each behaviour through a r
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -120,8 +120,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._uncounted = True
             if self._head_first + self._head_later > self.max_head:
                 self._close_with(self._head_too_large())
-        elif self._in_message and len(self.headers) > self._head_n and not self._refused \
-                and not self.transport.is_closing() and self._parsed() > self.max_head:
+        elif self._in_message and len(self.headers) > self._head_n \
+                and self._parsed() > self.max_head:
             # Trailers after a chunked body (the parser adds them to the headers): they
             # count with the head, as the request's own lines.
             self._close_with(self._head_too_large())
@@ -141,8 +141,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         if self._may_overflow and self._parsed() > self.max_head:
-            self._refusal = self._head_too_large()
-            raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
+            self._stop_parsing()
         self._head_n = len(self.headers)
         HttpToolsProtocol._unset_keepalive_if_required(self)  # the head is in: deadline met
         HttpToolsProtocol.on_headers_complete(self)
@@ -150,14 +149,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_message = False
         if len(self.headers) > self._head_n and self._parsed() > self.max_head:
-            self._refusal = self._head_too_large()  # trailers, completed in this read
-            raise _HeadTooLarge
+            self._stop_parsing()  # trailers, completed in this read
         HttpToolsProtocol.on_message_complete(self)
 
     def _parsed(self) -> int:
         """Bytes of the current head the parser has handed over: its URL and headers (each
         with ": " and CRLF), as uvicorn keeps them."""
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
+    def _stop_parsing(self) -> NoReturn:
+        """From a parser callback: the head is over the limit. The parser stops and uvicorn
+        calls send_400_response, which answers the 431."""
+        self._refusal = self._head_too_large()
+        raise _HeadTooLarge
 
     def _head_too_large(self) -> errors.PosBridgeError:
         return errors.HeadersTooLarge(
