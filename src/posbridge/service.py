@@ -896,8 +896,7 @@ class PaymentService:
             raise errors.JournalUnavailable(self._fatal_message())
         try:
             self.journal.check_file(within=FILE_CHECK_SECONDS)
-        except JournalReplaced as exc:
-            self._die(exc.message)
+        except JournalReplaced:  # the journal has called _die (on_replaced)
             raise errors.JournalUnavailable(self._fatal_message()) from None
         except JournalError as exc:
             raise self._journal_unavailable(exc.message) from None
@@ -936,9 +935,7 @@ class PaymentService:
                 self._backlog.pop(0)
             if self.journal.last_error:
                 self.journal.probe()
-        except JournalReplaced as exc:
-            self._die(exc.message)
-        except JournalError:
+        except JournalError:  # a deleted or replaced one has called _die (on_replaced)
             return
         except Exception:
             log.exception("journal: applying a kept answer failed; dropping it")
@@ -968,9 +965,8 @@ class PaymentService:
             return
         try:
             self._apply(message)
-        except JournalReplaced as exc:
+        except JournalReplaced:  # the journal has called _die (on_replaced)
             self._backlog.append(message)
-            self._die(exc.message)
         except JournalError as exc:
             self._backlog.append(message)
             log.error("journal: could not record %s from the terminal (%s); kept in memory "
