@@ -106,8 +106,8 @@ final class FieldReader {
   }
 
   private long integerValue(String name, Object value) throws RemoteProtocolException {
-    // Both org.jsons give Integer or Long for a JSON integer that fits in 64 bits, and
-    // something else for a fraction, an exponent or a wider integer.
+    // Both org.jsons give Integer or Long for a JSON integer that fits in 64 bits; any other
+    // number reaches them as 0.0 (StrictJson) and is a Double or a BigDecimal.
     if (!(value instanceof Integer || value instanceof Long)) {
       throw wrongType(name, "an integer of at most 64 bits", value);
     }
@@ -130,7 +130,7 @@ final class FieldReader {
                 : value instanceof Boolean
                     ? "a bool"
                     : value instanceof Number
-                        ? "the number " + value
+                        ? "a number that is not an integer of 64 bits"
                         : value instanceof JSONArray ? "an array" : "an object";
     return new RemoteProtocolException(
         where + "." + name + " must be " + expected + ", got " + got);

@@ -26,9 +26,18 @@ import java.util.Set;
  *       one, org.json would make an invalid string of it.
  * </ul>
  *
- * <p>It also returns the text to parse: {@code -0} becomes {@code  0} (a space for the sign),
- * because the host reads {@code -0} as the integer 0, Android's org.json too, but the JVM's
- * as the float -0.0.
+ * <p>It also returns the text to parse, with numbers made so that both org.jsons read them
+ * alike, each in place (padded with spaces, which JSON allows after a value):
+ *
+ * <ul>
+ *   <li>{@code -0} becomes {@code 0}: the host and Android's org.json read the integer 0, the
+ *       JVM's the float -0.0;
+ *   <li>any other number that is not an integer of 64 bits ({@code 1.5}, {@code 1e400}, a
+ *       30-digit integer) becomes {@code 0.0}: no field of the protocol can hold one (a
+ *       float or a wider integer in an integer field is refused all the same), so it can only
+ *       be in an ignored field, where the host takes any number, but Android's org.json
+ *       refuses one that overflows a double and the JVM's makes a BigDecimal of it.
+ * </ul>
  *
  * <p>The check is a loop with an explicit stack, so it cannot overflow either.
  */
@@ -267,14 +276,36 @@ final class StrictJson {
       digits();
       integer = false;
     }
-    if (integer && pos - start == 2 && text.charAt(start) == '-' && text.charAt(start + 1) == '0') {
-      if (normalized == null) {
-        normalized = text.toCharArray();
-      }
-      normalized[start] = ' ';
-    }
     if (pos < length && (isDigitOrLetter(text.charAt(pos)) || text.charAt(pos) == '.')) {
       throw malformed("an invalid number"); // "01", "1.2.3", "1x"
+    }
+    if (integer && pos - start == 2 && text.charAt(start) == '-' && text.charAt(start + 1) == '0') {
+      replace(start, " 0");
+    } else if (!integer || !fitsInLong(start, pos)) {
+      replace(start, "0.0"); // a float token is at least three characters long
+    }
+  }
+
+  private boolean fitsInLong(int start, int end) {
+    if (end - start < 19) {
+      return true;
+    }
+    try {
+      Long.parseLong(text.substring(start, end));
+      return true;
+    } catch (NumberFormatException e) {
+      return false;
+    }
+  }
+
+  /** Writes {@code with} over the number at {@code start}, spaces over the rest of it. */
+  private void replace(int start, String with) {
+    if (normalized == null) {
+      normalized = text.toCharArray();
+    }
+    for (int i = start; i < pos; i++) {
+      int at = i - start;
+      normalized[i] = at < with.length() ? with.charAt(at) : ' ';
     }
   }
 

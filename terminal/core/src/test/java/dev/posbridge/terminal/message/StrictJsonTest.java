@@ -80,9 +80,12 @@ class StrictJsonTest {
   }
 
   @Test
-  void blanksTheSignOfMinusZeroOnly() throws Exception {
-    assertEquals("[ 0, 0.0,-0.0,-0e1,-1]", StrictJson.check("[-0, 0.0,-0.0,-0e1,-1]"));
-    String plain = "{\"a\":-10}";
-    assertSame(plain, StrictJson.check(plain));
+  void makesNumbersThatBothOrgJsonsReadAlike() throws Exception {
+    assertEquals(
+        "[ 0,0.0 ,0.0 ,0.0 ,-1,0.0  ,0.0    ,0.0                ,-9223372036854775808]",
+        StrictJson.check(
+            "[-0,-0.0,-0e1,1.25,-1,1e400,-1E+400,9223372036854775808,-9223372036854775808]"));
+    String integers = "{\"a\":-10,\"b\":[0,9223372036854775807,-1]}";
+    assertSame(integers, StrictJson.check(integers));
   }
 }
