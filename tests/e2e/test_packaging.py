@@ -75,7 +75,8 @@ def test_the_sdist_has_the_sources_and_no_junk(dist: Path) -> None:
     for needed in ("pyproject.toml", "README.md", "CHANGELOG.md", "src/posbridge/cli.py",
                    "src/posbridge/http/swagger_ui/swagger-ui-bundle.js", "docs/operations.md",
                    "packaging/systemd/posbridge.service",
-                   "packaging/macos/org.posbridge.bridge.plist", "tests/procs.py"):
+                   "packaging/macos/org.posbridge.bridge.plist", "tests/procs.py",
+                   "spec/vectors/frames.json"):
         assert needed in names, needed
 
 
