@@ -26,6 +26,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +233,8 @@ def test_devices_finds_libusb(frozen: Frozen, bundle: Path) -> None:
         assert listed["libusb"] == (f"{bundle}/_internal/libusb_package/libusb-1.0.so "
                                     "(libusb-package's)"), listed["libusb"]
     carried = sorted(p.relative_to(bundle).as_posix()
-                     for p in (bundle / "_internal").rglob("libusb*") if p.is_file())
+                     for p in (bundle / "_internal").rglob("libusb*")
+                     if p.is_file() and re.search(r"\.(so|dll|dylib)\b", p.name))
     assert carried == ["_internal/libusb_package/libusb-1.0.so"], carried
     assert not list(bundle.rglob("libudev*"))  # the system's, matching its udev, or none
 
@@ -247,6 +249,20 @@ def test_the_licences_and_the_trims(bundle: Path) -> None:
     for named in re.findall(r"(?:: |, )([\w.+-]+(?:/[\w.+-]+)+)", index):
         assert (bundle / "LICENSES" / named).is_file(), named
     internal = bundle / "_internal"
+    # Each third-party package the bundle carries (by this venv's record of who installs
+    # which top-level name) brought its metadata: its licences, and the version the
+    # support bundle reports.
+    def normal(name: str) -> str:
+        return re.sub(r"[-_.]+", "_", name).lower()
+
+    owners = packages_distributions()
+    carried = {p.name.removesuffix(".pyc") for p in internal.iterdir()
+               if not p.name.endswith(".dist-info")}
+    infos = {normal(p.name.removesuffix(".dist-info").rsplit("-", 1)[0])
+             for p in internal.glob("*.dist-info")}
+    for top in sorted(carried & set(owners)):
+        for dist in owners[top]:
+            assert normal(dist) in infos, (top, dist, sorted(infos))
     for info in internal.glob("*.dist-info"):
         name_version = info.name.removesuffix(".dist-info")
         if name_version.startswith("posbridge-"):
