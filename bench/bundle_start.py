@@ -1,6 +1,6 @@
 """Start to first answer: the self-contained bundle beside the installed package.
 
-    make bundle && .venv/bin/python bench/bundle_start.py [--bundle dist/posbridge] [--starts 11]
+    make bundle && .venv/bin/python bench/bundle_start.py [--bundle DIR ...] [--starts 11]
 
 Runs ``posbridge serve --terminal simulator`` from the bundle (dist/posbridge/posbridge) and
 from the installed package (this venv's ``posbridge`` script, byte-compiled as pip leaves
@@ -113,17 +113,22 @@ def version_time(exe: list[str], home: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / "posbridge",
-                        help="the bundle's folder (default dist/posbridge: make bundle)")
+    parser.add_argument("--bundle", type=Path, action="append",
+                        help="a bundle's folder (default dist/posbridge: make bundle); give "
+                        "it more than once to compare bundles (POSBRIDGE_BUNDLE_PYZ=1 builds "
+                        "the other layout)")
     parser.add_argument("--package", default=str(Path(sys.executable).parent / "posbridge"),
                         help="the installed package's posbridge script (default this venv's)")
     parser.add_argument("--starts", type=int, default=11)
     args = parser.parse_args()
-    exe = args.bundle / "posbridge"
-    if not exe.is_file():
-        raise SystemExit(f"no bundle at {args.bundle}: run `make bundle` first")
+    kinds: dict[str, list[str]] = {}
+    for n, folder in enumerate(args.bundle or [ROOT / "dist" / "posbridge"]):
+        exe = folder / "posbridge"
+        if not exe.is_file():
+            raise SystemExit(f"no bundle at {folder}: run `make bundle` first")
+        kinds["bundle" if n == 0 else f"bundle {n + 1}"] = [str(exe)]
+    kinds["package"] = [args.package]
     byte_compile_posbridge()
-    kinds = {"bundle": [str(exe)], "package": [args.package]}
     results: dict[str, dict[str, list[float]]] = {k: {} for k in kinds}
     with tempfile.TemporaryDirectory(prefix="bundle-start-") as tmp:
         work = Path(tmp)
@@ -140,23 +145,25 @@ def main() -> int:
     versions = {kind: subprocess.run([*command, "--version"], capture_output=True, text=True,
                                      check=True).stdout.strip()
                 for kind, command in kinds.items()}
-    print(f"{args.starts} starts of each, interleaved; median (fastest)")
-    for kind in kinds:
-        print(f"  {kind}: {versions[kind]}")
+    print(f"{args.starts} starts of each, interleaved; median (fastest), and the median's "
+          "ratio to the package's")
+    for kind, command in kinds.items():
+        print(f"  {kind}: {versions[kind]} ({command[0]})")
     rows = [("first QueryPayment (200), ms", "query", 1000),
             ("/health connected, ms", "health", 1000),
             ("CPU to the first answer, ms", "cpu", 1000),
             ("resident memory then, MiB", "rss", 1),
             ("posbridge --version, ms", "version", 1000)]
-    print(f"{'':32} {'bundle':>16} {'package':>16} {'bundle/package':>15}")
+    print(f"{'':30}" + "".join(f"{kind:>24}" for kind in kinds))
     for label, key, scale in rows:
+        package = statistics.median(results["package"][key]) * scale
         cells = []
-        medians = []
         for kind in kinds:
             values = [v * scale for v in results[kind][key]]
-            medians.append(statistics.median(values))
-            cells.append(f"{statistics.median(values):8.1f} ({min(values):5.1f})")
-        print(f"{label:32} {cells[0]:>16} {cells[1]:>16} {medians[0] / medians[1]:15.2f}")
+            median = statistics.median(values)
+            ratio = f" {median / package:4.2f}x" if kind != "package" else ""
+            cells.append(f"{median:7.1f} ({min(values):6.1f}){ratio}")
+        print(f"{label:30}" + "".join(f"{cell:>24}" for cell in cells))
     return 0
 
 
