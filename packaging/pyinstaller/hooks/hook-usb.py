@@ -2,6 +2,6 @@
 # the libusb of the machine that builds the bundle into it. The bundle carries only
 # libusb-package's libusb (hook-libusb_package.py); at run time posbridge asks the system
 # first (on Linux its libusb follows plugging through udev) and falls back to that copy
-# (posbridge.transports.usb.get_backend). The run-time hook of pyinstaller-hooks-contrib
-# for pyusb still applies: it imports glob.
-hiddenimports = ["glob"]
+# (posbridge.transports.usb.get_backend). posbridge.spec also leaves out the contrib's
+# run-time hook for pyusb. pyusb's modules themselves are found by the analysis.
+binaries: list[tuple[str, str]] = []

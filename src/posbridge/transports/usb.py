@@ -183,8 +183,8 @@ def get_backend() -> Any:
 
         import usb.backend.libusb1
 
-        # The system's lookup, named: it is pyusb's default, and in the bundle it overrides
-        # PyInstaller's run-time hook for pyusb, which would look only inside the bundle.
+        # The system's lookup, named: it is pyusb's default, and the bundle counts on it
+        # being named (packaging/pyinstaller/posbridge.spec: no lookup inside the bundle).
         backend = usb.backend.libusb1.get_backend(find_library=ctypes.util.find_library)
         owner = "the system's"
         if backend is None:
