@@ -65,7 +65,7 @@ def parts(folder: Path) -> dict[str, int]:
     for p in files(folder):
         rel = p.relative_to(folder)
         if rel.parts[0] != "_internal":
-            key = rel.parts[0]
+            key = f"{rel.parts[0]} (beside _internal)"  # the executable, LICENSES
         elif (len(rel.parts) == 2 and p.suffix == ".pyc") or rel.parts[1] == "base_library.zip":
             key = "the standard library's top modules (.pyc)"
         elif (internal / rel.parts[1]).is_dir() and rel.parts[1].endswith(".dist-info"):
