@@ -56,10 +56,12 @@ needs_x = pytest.mark.skipif(bool(X_MISSING) and not os.environ.get("POSBRIDGE_C
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """dist/posbridge/ as ``make bundle`` makes it, built once per session."""
     out = tmp_path_factory.mktemp("frozen")
+    # The bundle that ships: every trim, modules as files, whatever this shell has set.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSBRIDGE_BUNDLE_")}
     build = subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), "bundle",
          f"BUNDLE_DIST={out / 'dist'}", f"BUNDLE_WORK={out / 'work'}"],
-        capture_output=True, text=True, timeout=1200)
+        capture_output=True, text=True, timeout=1200, env=env)
     assert build.returncode == 0, f"make bundle failed:\n{build.stdout}\n{build.stderr}"
     folder = out / "dist" / "posbridge"
     assert (folder / "posbridge").is_file(), sorted(p.name for p in folder.iterdir())
@@ -140,6 +142,22 @@ def test_the_self_containment_check_catches_a_python_of_this_machine(bundle: Pat
     """The check above, on this test's own process (the venv's Python): it must complain."""
     found = foreign_files(os.getpid(), bundle)
     assert any("python3" in f or "libpython" in f for f in found), found
+
+
+def test_it_runs_its_own_modules_whatever_the_environment_says(frozen: Frozen) -> None:
+    """PYTHONPATH and the folder it starts in cannot slip other modules into the bundle
+    (the memory maps above see libraries only): a planted fake posbridge is taken by a
+    Python of this machine, and not by the bundle."""
+    fake = frozen.cwd / "fake" / "posbridge"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise SystemExit("the fake posbridge")\n')
+    env = {**frozen.env, "PYTHONPATH": str(fake.parent)}
+    leaked = subprocess.run([sys.executable, "-m", "posbridge", "--version"], env=env,
+                            cwd=fake.parent, capture_output=True, text=True, timeout=60)
+    assert "the fake posbridge" in leaked.stderr, leaked
+    ours = subprocess.run([str(frozen.exe), "--version"], env=env, cwd=fake.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert ours.returncode == 0 and "(self-contained bundle" in ours.stdout, ours
 
 
 def wait_for(check: Callable[[], Any], what: str, proc: subprocess.Popen[bytes],
