@@ -35,6 +35,7 @@ import pytest
 
 from posbridge import __version__
 from posbridge.simulator.qr import paynow_payload
+from procs import x_display
 from rig import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.frozen]
@@ -296,20 +297,8 @@ def test_the_licences_and_the_trims(bundle: Path) -> None:
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    """A private X server; Xvfb picks a free display number and tells it on a pipe."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24",
-                             "-nolisten", "tcp"], pass_fds=(write,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    try:
-        with os.fdopen(read) as pipe:
-            number = pipe.readline().strip()
-        assert number.isdigit(), "Xvfb did not start"
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    with x_display() as name:
+        yield name
 
 
 def xdotool(display: str, *args: str) -> str:
