@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-java test-usb lint bench clean
+.PHONY: run test test-java test-usb bundle test-bundle lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -m "not usb"
+	$(BIN)/python -m pytest -m "not usb and not frozen"
 	$(MAKE) --no-print-directory test-java
 
 # The Java terminal library (terminal/): its unit tests, jqwik properties and the shared
@@ -40,6 +40,30 @@ test-java:
 
 test-usb: $(STAMP)
 	$(BIN)/python -m pytest -m usb
+
+# The self-contained bundle for shops (no Python needed on the PC): dist/posbridge/, made by
+# PyInstaller from packaging/pyinstaller/posbridge.spec in a venv of its own (build/venv:
+# posbridge as pip installs it, its runtime dependencies and PyInstaller), so that .venv
+# never holds PyInstaller. docs/operations.md, "The self-contained bundle".
+# `make test-bundle` builds it (with `make bundle`) and runs it in a clean environment.
+BUNDLE_VENV  := build/venv
+BUNDLE_STAMP := $(BUNDLE_VENV)/.installed
+BUNDLE_DIST  ?= dist
+BUNDLE_WORK  ?= build/pyinstaller
+
+$(BUNDLE_STAMP): pyproject.toml packaging/pyinstaller/requirements.txt
+	test -x $(BUNDLE_VENV)/bin/python || $(PYTHON) -m venv $(BUNDLE_VENV)
+	$(BUNDLE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BUNDLE_VENV)/bin/python -m pip install --quiet -r packaging/pyinstaller/requirements.txt .
+	touch $(BUNDLE_STAMP)
+
+bundle: $(BUNDLE_STAMP)
+	$(BUNDLE_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	$(BUNDLE_VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath $(BUNDLE_DIST) \
+	    --workpath $(BUNDLE_WORK) packaging/pyinstaller/posbridge.spec
+
+test-bundle: $(STAMP)
+	$(BIN)/python -m pytest -m frozen
 
 # The bridge beside a bare Starlette app and a raw asyncio responder, its idle CPU, the
 # same at a journal of 1,000,000 payments, and beside pywebdriver when PYWEBDRIVER names a

@@ -119,3 +119,22 @@ class Stack:
         self.http.close()
         self.bridge.stop()
         self.sim.stop()
+
+
+@contextlib.contextmanager
+def x_display(screen: str = "1280x900x24") -> Iterator[str]:
+    """A private X server (Xvfb) for a window under test: its DISPLAY, e.g. ":3". Xvfb picks
+    a free display number and tells it on a pipe."""
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", screen,
+                             "-nolisten", "tcp"], pass_fds=(write,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    try:
+        with os.fdopen(read) as pipe:
+            number = pipe.readline().strip()
+        assert number.isdigit(), "Xvfb did not start"
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from posbridge import __version__
 from posbridge.protocol.messages import BatchResult, Message, Reply, Sale
 from posbridge.service import ServiceConfig
 from posbridge.simulator import TerminalModel, TerminalServer
@@ -166,6 +168,19 @@ def test_second_payment_is_busy_and_leaves_nothing(journal_path: Path) -> None:
             # Once it is finished, a refused payment can be sent again.
             loser = next(f"p{i}" for i in range(6) if f"p{i}" != winner)
             assert (await b.post("/CreatePayment", create_body(loser))).status_code == 200
+
+    run(main())
+
+
+def test_health_says_which_posbridge_answers(journal_path: Path) -> None:
+    """An installed package here; tests/e2e/test_frozen.py sees "bundle" from the bundle."""
+
+    async def main() -> None:
+        async with bridge(journal_path) as b:
+            health = (await b.client.get(b.url + "/health")).json()
+            assert health["posbridge"] == {
+                "version": __version__, "install": "package",
+                "python": "{}.{}.{}".format(*sys.version_info[:3])}
 
     run(main())
 

@@ -11,6 +11,7 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from posbridge import __version__, about
 from posbridge.bundle import REMOVED, _Scrubber, make_bundle, redact
 
 
@@ -55,3 +56,16 @@ def test_secret_named_values_are_removed_everywhere() -> None:
     assert scrub(text) == json.dumps({"log": f"sent {REMOVED} and {REMOVED} and {REMOVED}"})
     assert scrub("short stays: too short to search for") == \
         "short stays: too short to search for"
+
+
+def test_it_says_which_posbridge_made_it(tmp_path: Path) -> None:
+    """An installed package here; the bundle's own is made in tests/e2e/test_frozen.py."""
+    result = make_bundle(tmp_path / "b.zip", journal=tmp_path / "none.sqlite3",
+                         log_file=tmp_path / "posbridge.log", settings_file=tmp_path / "g.json",
+                         url=None, devices=False)
+    with zipfile.ZipFile(result.path) as zf:
+        versions = json.loads(zf.read("versions.json"))
+        readme = zf.read("README.txt").decode()
+    assert (versions["posbridge"], versions["install"]) == (__version__, "package")
+    assert readme.splitlines()[0].endswith(f"by {about.version_line()}")
+    assert "(installed package, Python " in readme.splitlines()[0]

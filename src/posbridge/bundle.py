@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, about
 
 REMOVED = "[removed]"
 #: A setting or environment variable with such a name is never written as it is.
@@ -190,6 +190,8 @@ def versions() -> dict[str, Any]:
             libraries[name] = None
     return {
         "posbridge": __version__,
+        # "bundle" (the self-contained bundle) or "package" (pipx, pip): docs/operations.md.
+        "install": about.install(),
         "python": sys.version,
         "python_executable": sys.executable,
         "platform": platform.platform(),
@@ -302,7 +304,7 @@ def _bridge(url: str, token: str | None, notes: list[str]) -> list[tuple[str, st
 
 
 def _readme(made: str, days: float, names: list[str], notes: list[str]) -> str:
-    lines = [f"posbridge support bundle, made {made} by posbridge {__version__}",
+    lines = [f"posbridge support bundle, made {made} by {about.version_line()}",
              f"Covers the last {days:g} day(s).", "", "Contents:"]
     described = {
         "settings.json": "the panel's settings and POSBRIDGE_* variables (secrets removed)",

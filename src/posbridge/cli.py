@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 # Only what building the parser needs is imported here; each command imports the rest
 # (the HTTP stack for serve, httpx for the API commands, pyusb and pyserial for devices),
 # so that `posbridge journal list` or `posbridge pay` does not load the server.
-from . import __version__, checks, methods
+from . import about, checks, methods
 from .checks import argument
 from .journal import default_path
 from .terminals import SPEC_HELP
@@ -59,7 +59,9 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "-d '{\"amount\": \"1.00\", \"retrieval_reference_number\": \"invoice-1\", "
         "\"condition_code\": \"82\"}'",
     )
-    parser.add_argument("--version", action="version", version=f"posbridge {__version__}")
+    parser.add_argument("--version", action="version", version=about.version_line(),
+                        help="show the version, whether this is the self-contained bundle "
+                        "or an installed package, and its Python, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(

@@ -56,6 +56,9 @@ class DeviceList:
     #: Why USB devices could not be listed at all (no libusb), or "".
     usb_error: str = ""
     serial_error: str = ""
+    #: The libusb that listed them: its file and whose it is ("libusb-1.0.so.0 (the
+    #: system's)", or libusb-package's copy), or "" when there is none.
+    libusb: str = ""
 
 
 def list_usb(*, all_devices: bool = False) -> list[UsbDevice]:
@@ -128,11 +131,13 @@ def list_devices(*, all_usb: bool = False) -> DeviceList:
     """Every USB device that can be a terminal, and every serial port; never raises for a
     missing libusb or an unreadable device (the reason is in the result)."""
     from .transports import TransportError
+    from .transports.usb import libusb_in_use
 
     usb_devices: list[UsbDevice] = []
-    usb_error = serial_error = ""
+    usb_error = serial_error = libusb = ""
     try:
         usb_devices = list_usb(all_devices=all_usb)
+        libusb = libusb_in_use()
     except TransportError as exc:
         usb_error = str(exc)
     except Exception as exc:  # a libusb that fails to start must not hide the serial ports
@@ -142,7 +147,7 @@ def list_devices(*, all_usb: bool = False) -> DeviceList:
         ports = list_serial()
     except Exception as exc:
         serial_error = f"could not list serial ports: {exc!r}"
-    return DeviceList(usb_devices, ports, usb_error, serial_error)
+    return DeviceList(usb_devices, ports, usb_error, serial_error, libusb)
 
 
 # -- the command ---------------------------------------------------------------------------

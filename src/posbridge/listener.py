@@ -32,7 +32,7 @@ from typing import Any
 import uvicorn
 import uvicorn.server
 
-from . import __version__
+from . import about
 from .events import EventsConfig
 from .http.access import TOKEN_ENV, AccessPolicy, is_loopback_bind
 from .http.server import uvicorn_config
@@ -226,7 +226,7 @@ class Listener:
         # Event streams never end by themselves: they are ended first, so that the server's
         # shutdown does not wait for them.
         self._server.before_shutdown = app.state.events.close
-        log.info("posbridge %s: journal %s, terminal %s", __version__, self._journal.path,
+        log.info("%s: journal %s, terminal %s", about.version_line(), self._journal.path,
                  choice.description)
         policy = config.policy
         log.info("access: %s; web origins allowed: %s%s",

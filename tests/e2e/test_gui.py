@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from procs import HEADERS, Proc
+from procs import HEADERS, Proc, x_display
 from rig import free_port
 
 MISSING = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
@@ -43,20 +43,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    """A private X server; Xvfb picks a free display number and tells it on a pipe."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24",
-                             "-nolisten", "tcp"], pass_fds=(write,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    try:
-        with os.fdopen(read) as pipe:
-            number = pipe.readline().strip()
-        assert number.isdigit(), "Xvfb did not start"
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    with x_display("1280x900x24") as name:
+        yield name
 
 
 class Panel:

@@ -113,7 +113,8 @@ def _clean_env() -> dict[str, str]:
 def test_the_installed_script_is_the_installed_package(venv: Path, tmp_path: Path) -> None:
     posbridge = venv / "bin" / "posbridge"
     version = _run(posbridge, "--version", env=_clean_env(), cwd=tmp_path)
-    assert version.stdout.strip() == f"posbridge {__version__}"
+    python = "{}.{}.{}".format(*sys.version_info[:3])
+    assert version.stdout.strip() == f"posbridge {__version__} (installed package, Python {python})"
     where = _run(venv / "bin" / "python", "-c", "import posbridge; print(posbridge.__file__)",
                  env=_clean_env(), cwd=tmp_path).stdout.strip()
     assert Path(where).is_relative_to(venv), where
@@ -133,6 +134,7 @@ def test_the_installed_bridge_serves_health_and_docs(venv: Path, tmp_path: Path)
         with httpx.Client(timeout=5) as http:
             health = _wait_connected(http, url, bridge, log)
             assert health["terminal"]["connected"] is True
+            assert health["posbridge"]["install"] == "package"  # not the self-contained bundle
             page = http.get(url + "/docs")
             assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
             bundle = http.get(url + "/docs/swagger-ui-bundle.js")

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from posbridge.simulator.qr import paynow_payload
-from procs import HEADERS, Proc, Stack
+from procs import HEADERS, Proc, Stack, x_display
 from rig import free_port
 
 MISSING = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
@@ -42,20 +42,8 @@ pytestmark = [
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    """A private X server on a free display number, which Xvfb tells on a pipe."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24",
-                             "-nolisten", "tcp"], pass_fds=(write,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    try:
-        with os.fdopen(read) as pipe:
-            number = pipe.readline().strip()
-        assert number.isdigit(), "Xvfb did not start"
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    with x_display("1024x768x24") as name:
+        yield name
 
 
 def test_click_pay_and_the_pos_gets_00(display: str, tmp_path: Path) -> None:

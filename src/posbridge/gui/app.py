@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, logs
+from .. import about, logs
 from . import settings as gui_settings
 
 log = logging.getLogger("posbridge.gui")
@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     state_file = os.environ.get(STATE_ENV)
     window = PanelWindow(root, settings, path, lines, logs.default_dir(),
                          state_file=Path(state_file) if state_file else None)
-    log.info("panel: posbridge %s; settings %s; log file %s", __version__, path,
+    log.info("panel: %s; settings %s; log file %s", about.version_line(), path,
              logs.default_file())
     if args.minimized or settings.start_minimized:
         root.iconify()

@@ -31,7 +31,7 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 from typing import Any, Literal
 
-from .. import errors
+from .. import about, errors
 from ..bundle import BundleResult, default_output, make_bundle
 from ..journal import Journal, JournalError, default_path
 from ..listener import ListenerConfig, ListenerStatus, ListenerThread
@@ -498,8 +498,10 @@ class PanelWindow:
                 os.startfile(folder)  # type: ignore[attr-defined]
             else:
                 opener = "open" if sys.platform == "darwin" else "xdg-open"
+                # The system's file manager, with the system's libraries (not the bundle's).
                 proc = subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                                        stderr=subprocess.DEVNULL, start_new_session=True,
+                                        env=about.system_program_env())
                 threading.Thread(target=proc.wait, daemon=True).start()  # reap it
         except OSError as exc:
             messagebox.showinfo("Log folder", f"The log is in\n{folder}\n\n(It could not be "

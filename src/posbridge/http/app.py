@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import errors, methods
+from .. import about, errors, methods
 from ..events import EventBroker, EventsConfig
 from ..journal import JournalError, Payment, Receipt
 from ..logs import escape
@@ -294,6 +294,8 @@ def health_body(service: PaymentService) -> dict[str, Any]:
         ),
         "journal": str(service.journal.path),
         "journal_error": service.journal_problem(),
+        # Which posbridge answers: its version, bundle or installed package, its Python.
+        "posbridge": about.describe(),
     }
 
 

@@ -169,27 +169,45 @@ def _usb_errors(what: str, vid: int | None = None) -> contextlib.AbstractContext
 # -- libusb --------------------------------------------------------------------------------
 
 _backend: Any = None
+#: Whose libusb ``_backend`` runs on: "the system's" or "libusb-package's".
+_backend_owner = ""
 
 
 def get_backend() -> Any:
     """pyusb's libusb backend: the system's libusb first (on Linux it follows hotplug through
-    udev), else the one shipped in the ``libusb-package`` wheel (Windows, macOS)."""
-    global _backend
+    udev), else the one shipped in the ``libusb-package`` wheel (Windows, macOS). The
+    self-contained bundle does the same: it carries only libusb-package's."""
+    global _backend, _backend_owner
     if _backend is None:
+        import ctypes.util
+
         import usb.backend.libusb1
 
-        backend = usb.backend.libusb1.get_backend()
+        # The system's lookup, named: it is pyusb's default, and the bundle counts on it
+        # being named (packaging/pyinstaller/posbridge.spec: no lookup inside the bundle).
+        backend = usb.backend.libusb1.get_backend(find_library=ctypes.util.find_library)
+        owner = "the system's"
         if backend is None:
             with contextlib.suppress(ImportError):
                 import libusb_package
 
                 backend = libusb_package.get_libusb1_backend()
+                owner = "libusb-package's"
         if backend is None:
             raise TransportError(
                 "no libusb found: install it (Debian/Ubuntu: sudo apt install libusb-1.0-0; "
                 "macOS: brew install libusb) or the Python package libusb-package")
-        _backend = backend
+        _backend, _backend_owner = backend, owner
     return _backend
+
+
+def libusb_in_use() -> str:
+    """Which libusb posbridge runs on, for ``posbridge devices --json`` and the support
+    bundle: the file as it was loaded and whose it is, e.g. ``libusb-1.0.so.0 (the
+    system's)``. Raises TransportError when there is none."""
+    backend = get_backend()
+    lib = getattr(backend, "lib", None)
+    return f"{getattr(lib, '_name', None) or 'libusb'} ({_backend_owner})"
 
 
 def describe(device: Any) -> str:
