@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.List;
 import org.json.JSONArray;
 import org.json.JSONObject;
@@ -212,9 +211,11 @@ final class StateJson {
     Object rawBatches = top.opt("batches");
     if (rawBatches != null) {
       JSONObject map = object(rawBatches, "batches");
+      // names(), not keys(): Android's keys() is a raw Iterator.
+      JSONArray names = map.names();
       List<String> ids = new ArrayList<>();
-      for (Iterator<String> it = map.keys(); it.hasNext(); ) {
-        ids.add(it.next());
+      for (int i = 0; names != null && i < names.length(); i++) {
+        ids.add(names.optString(i));
       }
       // org.json forgets the file's order; a batch's number gives it back.
       List<BatchRecord> unordered = new ArrayList<>();
