@@ -847,7 +847,8 @@ def state_case() -> dict[str, Any]:
             SimPayment("ref-3", 100, "30", "voided", "VD", "t3", 0, 1764628400.0, [], sale, 1),
             SimPayment("ref-4", 551, "82", "declined", "51", "t4", 0, 1764628500.125, [], [], 1),
             SimPayment("ref-5", 700, "20", "approved", "00", "t5", 0, 1764628600.0, [], [], 0),
-            SimPayment("r\u00e9f-\"6\"\n", 1, "50", "pending", "09", "", 0, 1764628700.0, [], [], 1),
+            SimPayment("r\u00e9f-\"6\"\n", 1, "50", "pending", "09", "", 0, 1764628700.0, [],
+                       [], 1),
         ):
             model.payments[p.ref] = p
         for r in (SimRefund("c-1", "ref-1", 40, "approved", "rt1", [], 1),
