@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-usb lint bench clean
+.PHONY: run test test-java test-usb lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,21 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not usb"
+	$(MAKE) --no-print-directory test-java
+
+# The Java terminal library (terminal/): its unit tests, jqwik properties and the shared
+# vectors (spec/vectors), with the JVM's org.json and with Android's. Maven is quiet unless a
+# test fails; the summary line counts the tests and the properties' tries.
+MVN := mvn -B -q -Dstyle.color=never
+test-java:
+	@command -v mvn >/dev/null && command -v javac >/dev/null || { \
+	    echo "make test-java needs Maven and a JDK (11 or newer) for terminal/:" \
+	         "apt-get install maven default-jdk-headless (.ci/run does)" >&2; exit 1; }
+	@echo "$(MVN) -f terminal/pom.xml verify"
+	@log=$$(mktemp) && if $(MVN) -f terminal/pom.xml verify >$$log 2>&1; then rm -f $$log; \
+	    else sed 's/\x1b\[[0-9;]*m//g' $$log >&2; rm -f $$log; python3 terminal/summary.py; \
+	    exit 1; fi
+	@python3 terminal/summary.py
 
 test-usb: $(STAMP)
 	$(BIN)/python -m pytest -m usb
@@ -41,4 +56,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache \
-	    clients/typescript/node_modules clients/typescript/dist
+	    clients/typescript/node_modules clients/typescript/dist terminal/*/target

@@ -669,6 +669,21 @@ def conversations() -> list[Conversation]:
         .host(0.5, host_hello(idle=5000), note="a repeat does not agree afresh")\
         .host(0.6, Data(2, Query(2, "r")), note="sequence numbers go on")
 
+    new("repeated hello in version 1", "a repeat in an older version the terminal speaks: "
+        "answered in it, the session goes on", DEFAULT_TIMERS)\
+        .host(0.0, host_hello(idle=0))\
+        .host(0.1, Data(1, Query(1, "r")))\
+        .host(0.2, host_hello(version=1, idle=0))\
+        .host(0.3, Data(2, Query(2, "r")))
+
+    new("bare application message", "an application message outside data while a session is "
+        "up: not acted on, not acknowledged, but a sign of life", DEFAULT_TIMERS)\
+        .host(0.0, host_hello(idle=0))\
+        .timers_at(0.5)\
+        .host(1.9, Sale(1, "invoice-1", 100, "82"))\
+        .timers_at(2.0, note="alive: the bare sale was the last sign of life")\
+        .timers_at(3.9)
+
     new("new session", "a hello with another session ends the current one and starts afresh")\
         .host(0.0, host_hello(S1))\
         .host(0.1, Data(1, Sale(1, "invoice-1", 100, "82")))\
