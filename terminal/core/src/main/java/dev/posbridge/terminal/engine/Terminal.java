@@ -393,7 +393,7 @@ public final class Terminal implements Closeable {
     if (c != null && c.link.state() == LinkState.UP) {
       for (AppMessage message : outgoing) {
         if (!outgoingFilter.test(message)) {
-          log(Level.INFO, "not sent (the outgoing filter dropped it): " + message.kind());
+          log(Level.INFO, "not sent (lost on purpose: the outgoing filter dropped it): " + message.kind());
           continue;
         }
         try {
