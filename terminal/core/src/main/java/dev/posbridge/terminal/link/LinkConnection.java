@@ -194,11 +194,19 @@ public final class LinkConnection {
 
   /** Feeds bytes read from the stream; returns the events they cause. Never throws on input. */
   public List<LinkEvent> receiveData(byte[] data, double now) {
+    return receiveData(data, 0, data.length, now);
+  }
+
+  /**
+   * Feeds {@code length} bytes of {@code data} from {@code offset} (a read into a buffer);
+   * see {@link #receiveData(byte[], double)}.
+   */
+  public List<LinkEvent> receiveData(byte[] data, int offset, int length, double now) {
     if (state == LinkState.CLOSED) {
       return NONE;
     }
     List<LinkEvent> events = new ArrayList<>();
-    for (byte[] payload : decoder.feed(data)) {
+    for (byte[] payload : decoder.feed(data, offset, length)) {
       Message message;
       try {
         message = MessageCodec.decode(payload);

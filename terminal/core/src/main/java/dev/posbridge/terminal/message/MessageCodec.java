@@ -45,7 +45,16 @@ public final class MessageCodec {
     if (!(value instanceof JSONObject)) {
       throw new RemoteProtocolException("payload is not a JSON object");
     }
-    FieldReader in = new FieldReader((JSONObject) value, "$");
+    try {
+      return read(new FieldReader((JSONObject) value, "$"));
+    } catch (IllegalArgumentException e) {
+      // A value a constructor refuses. Not expected (strict UTF-8 and the strict check leave
+      // no unpaired surrogate), but the promise is: refused, never thrown.
+      throw new RemoteProtocolException("payload has an invalid value: " + e.getMessage());
+    }
+  }
+
+  private static Message read(FieldReader in) throws RemoteProtocolException {
     String kind = in.kind();
     switch (kind) {
       case Hello.KIND:

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.posbridge.terminal.Bytes;
 import dev.posbridge.terminal.message.Ack;
 import dev.posbridge.terminal.message.Data;
 import dev.posbridge.terminal.message.Heartbeat;
@@ -42,19 +43,10 @@ class LinkConnectionTest {
 
   static byte[] frames(Message... messages) {
     List<byte[]> frames = new ArrayList<>();
-    int length = 0;
     for (Message message : messages) {
-      byte[] frame = Frames.encode(MessageCodec.encode(message));
-      frames.add(frame);
-      length += frame.length;
+      frames.add(Frames.encode(MessageCodec.encode(message)));
     }
-    byte[] out = new byte[length];
-    int at = 0;
-    for (byte[] frame : frames) {
-      System.arraycopy(frame, 0, out, at, frame.length);
-      at += frame.length;
-    }
-    return out;
+    return Bytes.concat(frames);
   }
 
   static List<Message> written(LinkConnection link) throws Exception {
@@ -172,6 +164,16 @@ class LinkConnectionTest {
     assertEquals(1, link.stats().badMessages());
     assertEquals(0, link.stats().framesReceived());
     assertTrue(link.decoderStats().bytesSkipped() > 0);
+  }
+
+  @Test
+  void readsFromAnOffsetIntoABuffer() {
+    LinkConnection link = new LinkConnection(IDENTITY);
+    byte[] hello = frames(hostHello("s1", 0));
+    byte[] buffer = new byte[hello.length + 8];
+    System.arraycopy(hello, 0, buffer, 4, hello.length);
+    assertEquals(1, link.receiveData(buffer, 4, hello.length, 0).size());
+    assertEquals(0, link.decoderStats().bytesSkipped());
   }
 
   @Test

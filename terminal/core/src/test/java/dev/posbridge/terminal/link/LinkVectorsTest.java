@@ -9,7 +9,7 @@ import dev.posbridge.terminal.Vectors;
 import dev.posbridge.terminal.message.AppMessage;
 import dev.posbridge.terminal.message.Hello;
 import dev.posbridge.terminal.message.MessageCodec;
-import dev.posbridge.terminal.wire.Hex;
+import dev.posbridge.terminal.Hex;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.posbridge.terminal.Bytes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -61,13 +62,13 @@ class MessageCodecPropertiesTest {
           payload[at] ^= (byte) (1 + random.nextInt(255));
           break;
         case 1:
-          payload = splice(payload, at, 1, new byte[0]);
+          payload = Bytes.splice(payload, at, 1, new byte[0]);
           break;
         case 2:
-          payload = splice(payload, at, 0, new byte[] {(byte) random.nextInt(256)});
+          payload = Bytes.splice(payload, at, 0, new byte[] {(byte) random.nextInt(256)});
           break;
         default:
-          payload = splice(payload, at, payload.length - at, new byte[0]); // truncated
+          payload = Bytes.splice(payload, at, payload.length - at, new byte[0]); // truncated
       }
     }
     Message decoded = decodedOrRefused(payload);
@@ -240,11 +241,4 @@ class MessageCodecPropertiesTest {
     return out.toString();
   }
 
-  static byte[] splice(byte[] data, int at, int remove, byte[] insert) {
-    byte[] out = new byte[data.length - remove + insert.length];
-    System.arraycopy(data, 0, out, 0, at);
-    System.arraycopy(insert, 0, out, at, insert.length);
-    System.arraycopy(data, at + remove, out, at + insert.length, data.length - at - remove);
-    return out;
-  }
 }

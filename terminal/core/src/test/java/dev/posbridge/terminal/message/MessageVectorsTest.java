@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.posbridge.terminal.Vectors;
-import dev.posbridge.terminal.wire.Hex;
+import dev.posbridge.terminal.Hex;
 import java.util.HashSet;
 import java.util.Set;
 import org.json.JSONObject;

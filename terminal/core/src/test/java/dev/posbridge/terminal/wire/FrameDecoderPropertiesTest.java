@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.posbridge.terminal.Bytes;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -87,10 +88,10 @@ class FrameDecoderPropertiesTest {
       if (damage == 0) { // a byte flipped anywhere in the frame
         frame[random.nextInt(frame.length)] ^= (byte) (1 + random.nextInt(255));
       } else if (damage == 1) { // bytes inserted inside it
-        frame = splice(frame, random.nextInt(frame.length - 1) + 1, 0, garbage(random, 10));
+        frame = Bytes.splice(frame, random.nextInt(frame.length - 1) + 1, 0, garbage(random, 10));
       } else if (damage == 2) { // bytes lost from it
         int at = random.nextInt(frame.length);
-        frame = splice(frame, at, Math.min(1 + random.nextInt(10), frame.length - at), new byte[0]);
+        frame = Bytes.splice(frame, at, Math.min(1 + random.nextInt(10), frame.length - at), new byte[0]);
       } else if (damage == 3) { // sent twice
         stream.writeBytes(frame);
         intact.add(payload);
@@ -117,7 +118,7 @@ class FrameDecoderPropertiesTest {
 
     // Nothing comes out whose frame, both CRCs holding, is not in the stream.
     for (byte[] payload : decoded) {
-      assertTrue(contains(input, Frames.encode(payload)), "a payload without its frame");
+      assertTrue(Bytes.contains(input, Frames.encode(payload)), "a payload without its frame");
     }
     // Every intact frame is recovered, in order, but one: a frame that lost its last bytes
     // passes both checks when the bytes after it happen to be the ones it lost (its trailer
@@ -190,20 +191,4 @@ class FrameDecoderPropertiesTest {
     return out;
   }
 
-  static boolean contains(byte[] data, byte[] part) {
-    for (int i = 0; i + part.length <= data.length; i++) {
-      if (Arrays.equals(Arrays.copyOfRange(data, i, i + part.length), part)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  static byte[] splice(byte[] data, int at, int remove, byte[] insert) {
-    byte[] out = new byte[data.length - remove + insert.length];
-    System.arraycopy(data, 0, out, 0, at);
-    System.arraycopy(insert, 0, out, at, insert.length);
-    System.arraycopy(data, at + remove, out, at + insert.length, data.length - at - remove);
-    return out;
-  }
 }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
+import dev.posbridge.terminal.Bytes;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -17,20 +17,12 @@ class FrameDecoderTest {
               + "\"amount\":100,\"condition_code\":\"82\"}}")
           .getBytes(US_ASCII);
 
-  private static byte[] concat(byte[]... parts) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    for (byte[] part : parts) {
-      out.write(part, 0, part.length);
-    }
-    return out.toByteArray();
-  }
-
   @Test
   void decodesTheDocsGarbageCorruptedSaleAndHeartbeatExample() {
     byte[] sale = Frames.encode(SALE);
     sale[40] ^= 0x01;
     byte[] stream =
-        concat(new byte[] {0x00, (byte) 0xa5}, "garbage".getBytes(US_ASCII), sale, Frames.encode(HB));
+        Bytes.concat(new byte[] {0x00, (byte) 0xa5}, "garbage".getBytes(US_ASCII), sale, Frames.encode(HB));
     FrameDecoder decoder = new FrameDecoder();
     List<byte[]> payloads = decoder.feed(stream);
     assertEquals(1, payloads.size());
@@ -52,7 +44,7 @@ class FrameDecoderTest {
   @Test
   void returnsEveryFrameOfOneChunkInOrder() {
     List<byte[]> payloads =
-        new FrameDecoder().feed(concat(Frames.encode(HB), Frames.encode(SALE), Frames.encode(HB)));
+        new FrameDecoder().feed(Bytes.concat(Frames.encode(HB), Frames.encode(SALE), Frames.encode(HB)));
     assertEquals(3, payloads.size());
     assertArrayEquals(SALE, payloads.get(1));
   }
@@ -75,7 +67,7 @@ class FrameDecoderTest {
     int crc = Frames.headerCrc(length);
     byte[] header = {(byte) 0xa5, 0x5a, (byte) (length >> 8), (byte) length, (byte) (crc >> 8), (byte) crc};
     FrameDecoder decoder = new FrameDecoder();
-    assertArrayEquals(HB, decoder.feed(concat(header, Frames.encode(HB))).get(0));
+    assertArrayEquals(HB, decoder.feed(Bytes.concat(header, Frames.encode(HB))).get(0));
     assertEquals(new DecoderStats(1, 6, 1, 0), decoder.stats());
   }
 
@@ -86,7 +78,7 @@ class FrameDecoderTest {
     FrameDecoder decoder = new FrameDecoder();
     // Only the damaged header and the heartbeat: had the decoder trusted the length, it
     // would wait for 116 bytes.
-    byte[] stream = concat(new byte[] {damaged[0], damaged[1], damaged[2], damaged[3], damaged[4], damaged[5]}, Frames.encode(HB));
+    byte[] stream = Bytes.concat(new byte[] {damaged[0], damaged[1], damaged[2], damaged[3], damaged[4], damaged[5]}, Frames.encode(HB));
     assertArrayEquals(HB, decoder.feed(stream).get(0));
     assertEquals(1, decoder.stats().badHeader());
   }
@@ -99,7 +91,7 @@ class FrameDecoderTest {
     FrameDecoder decoder = new FrameDecoder();
     assertTrue(decoder.feed(truncated).isEmpty());
     assertEquals(8, decoder.buffered());
-    List<byte[]> payloads = decoder.feed(concat(hb, hb));
+    List<byte[]> payloads = decoder.feed(Bytes.concat(hb, hb));
     assertEquals(2, payloads.size());
     assertEquals(1, decoder.stats().badCrc());
   }
@@ -107,7 +99,7 @@ class FrameDecoderTest {
   @Test
   void recoversAFrameInsideADamagedOne() {
     byte[] inner = Frames.encode(HB);
-    byte[] outer = Frames.encode(concat("xx".getBytes(US_ASCII), inner, "yy".getBytes(US_ASCII)));
+    byte[] outer = Frames.encode(Bytes.concat("xx".getBytes(US_ASCII), inner, "yy".getBytes(US_ASCII)));
     outer[outer.length - 1] ^= 0x01;
     List<byte[]> payloads = new FrameDecoder().feed(outer);
     assertEquals(1, payloads.size());
@@ -120,7 +112,7 @@ class FrameDecoderTest {
     big[0] = (byte) 0xa5;
     big[1] = 0x5a;
     FrameDecoder decoder = new FrameDecoder();
-    byte[] frames = concat(Frames.encode(big), Frames.encode(big), Frames.encode(HB));
+    byte[] frames = Bytes.concat(Frames.encode(big), Frames.encode(big), Frames.encode(HB));
     assertEquals(3, decoder.feed(frames).size());
     assertEquals(0, decoder.buffered());
     assertArrayEquals(HB, decoder.feed(Frames.encode(HB)).get(0));
@@ -128,7 +120,7 @@ class FrameDecoderTest {
 
   @Test
   void acceptsAnOffsetAndLengthAndChecksThem() {
-    byte[] frame = concat(new byte[] {9, 9}, Frames.encode(HB), new byte[] {9});
+    byte[] frame = Bytes.concat(new byte[] {9, 9}, Frames.encode(HB), new byte[] {9});
     assertArrayEquals(HB, new FrameDecoder().feed(frame, 2, frame.length - 3).get(0));
     assertThrows(IndexOutOfBoundsException.class, () -> new FrameDecoder().feed(frame, 2, frame.length));
   }

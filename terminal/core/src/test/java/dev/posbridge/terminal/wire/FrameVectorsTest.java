@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.posbridge.terminal.Bytes;
+import dev.posbridge.terminal.Hex;
 import dev.posbridge.terminal.Vectors;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,7 +43,7 @@ class FrameVectorsTest {
       for (String chunk : Vectors.strings(vector.getJSONArray("chunks"))) {
         chunks.add(Hex.decode(chunk));
       }
-      byte[] stream = concat(chunks);
+      byte[] stream = Bytes.concat(chunks);
       List<byte[]> bytes = new ArrayList<>();
       for (byte b : stream) {
         bytes.add(new byte[] {b});
@@ -73,20 +75,6 @@ class FrameVectorsTest {
         decoder.stats(),
         where);
     assertEquals(vector.getInt("buffered"), decoder.buffered(), where);
-  }
-
-  private static byte[] concat(List<byte[]> chunks) {
-    int length = 0;
-    for (byte[] chunk : chunks) {
-      length += chunk.length;
-    }
-    byte[] out = new byte[length];
-    int at = 0;
-    for (byte[] chunk : chunks) {
-      System.arraycopy(chunk, 0, out, at, chunk.length);
-      at += chunk.length;
-    }
-    return out;
   }
 
   @Test

@@ -1,4 +1,4 @@
-package dev.posbridge.terminal.wire;
+package dev.posbridge.terminal;
 
 /** Hex strings in tests, as the vectors and the docs write bytes. */
 public final class Hex {
