@@ -204,6 +204,22 @@ def test_a_terminal_killed_mid_payment_resolves_it_from_its_state(tmp_path: Path
         stack.wait_status("k2", "approved")
 
 
+def test_a_stop_signal_stops_the_terminal_cleanly(tmp_path: Path, terminal: str) -> None:
+    """SIGTERM, as a service manager stops it: exit 0, its record saved, the bridge sees the
+    link go and says the terminal is not connected."""
+    stack = Stack(tmp_path, customer_delay=0.1, terminal=terminal)
+    with stack.running():
+        assert stack.post("/CreatePayment", create("t1")).status_code == 200
+        stack.wait_status("t1", "approved")
+        assert stack.sim.stop(signal.SIGTERM) == 0, stack.sim.text()
+        assert "stopped" in stack.sim.text() and "Traceback" not in stack.sim.text()
+        assert terminal_record(stack)["t1"]["status"] == "approved"
+        deadline = time.monotonic() + 10
+        while (stack.health() or {}).get("terminal", {}).get("connected"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
 def test_help_is_there_for_a_new_user() -> None:
     out = subprocess.run([sys.executable, "-m", "posbridge", "serve", "--help"],
                          capture_output=True, text=True, check=True).stdout
