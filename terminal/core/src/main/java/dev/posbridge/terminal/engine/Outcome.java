@@ -1,6 +1,7 @@
 package dev.posbridge.terminal.engine;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
@@ -9,6 +10,9 @@ import java.util.List;
  * out. Immutable.
  */
 public final class Outcome {
+  /** The codes the link gives other meanings: approved, pending, cancelled, timed out, voided. */
+  private static final List<String> RESERVED = Arrays.asList("00", "09", "17", "68", "VD");
+
   private final String status;
   private final String responseCode;
   private final String transactionId;
@@ -37,8 +41,7 @@ public final class Outcome {
    */
   public static Outcome declined(String responseCode, String transactionId) {
     Checks.notNull(responseCode, "responseCode");
-    if (!responseCode.matches("[0-9A-Z]{2}")
-        || "00 09 17 68 VD".contains(responseCode)) {
+    if (!responseCode.matches("[0-9A-Z]{2}") || RESERVED.contains(responseCode)) {
       throw new IllegalArgumentException("a decline code is two digits or capitals other than "
           + "00, 09, 17, 68 and VD: " + responseCode);
     }

@@ -38,7 +38,7 @@ import java.util.function.Predicate;
  *     .store(new FileStore(new File(context.getFilesDir(), "posbridge.json")))
  *     .serial("A920-0042").model("Acme A920").appVersion("1.4.0")
  *     .method("82", "PayNow")
- *     .appExecutor(context.getMainExecutor())
+ *     .appExecutor(ContextCompat.getMainExecutor(context))
  *     .build();
  * terminal.connect(transport);   // each time the PC connects; a new one replaces the old
  * ...
