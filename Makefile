@@ -18,14 +18,17 @@ run: $(STAMP)
 
 # The USB tests (a fake Android terminal on umockdev's fake bus) are their own step:
 # `make test-usb`. They skip with the reason where umockdev is missing.
+# The Java suite first: its `verify` also packages the demo terminal's jar, which the
+# bridge's end-to-end tests run against as well as against the Python simulator.
 test: $(STAMP)
+	$(MAKE) --no-print-directory test-java
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not usb and not frozen"
-	$(MAKE) --no-print-directory test-java
 
 # The Java terminal library (terminal/): its unit tests, jqwik properties and the shared
-# vectors (spec/vectors), with the JVM's org.json and with Android's. Maven is quiet unless a
+# vectors (spec/vectors), with the JVM's org.json and with Android's; and the demo terminal's
+# jar, terminal/demo/target/posbridge-terminal-demo.jar. Maven is quiet unless a
 # test fails; the summary line counts the tests and the properties' tries.
 MVN := mvn -B -q -Dstyle.color=never
 test-java:

@@ -827,12 +827,83 @@ def link_file() -> dict[str, Any]:
     }
 
 
+# -- terminal.json: what a terminal must make as the simulator makes it ------------------
+
+def qr_cases() -> list[dict[str, Any]]:
+    from posbridge.simulator.qr import progress_for
+
+    cases = [("82", 100, "invoice-123456789"), ("82", 1250, "a-reference-longer-than-25-chars"),
+             ("82", 5, "x"), ("82", 123456789, "caf\u00e9 \U0001F600 ref"),
+             ("30", 1250, "a b/c&d=e?f~g_h.i-j"), ("20", 99, "inv-20"), ("50", 100000, "inv-50"),
+             ("99", 100, "not-a-qr-method")]
+    out = []
+    for code, amount, ref in cases:
+        shown = progress_for(ref, amount, code)
+        out.append({"condition_code": code, "amount": amount, "ref": ref,
+                    "stage": shown.stage, "qr_payload": shown.qr_payload})
+    return out
+
+
+def state_case() -> dict[str, Any]:
+    """A state file as `posbridge simulator --state` writes it, and the totals it gives."""
+    import tempfile
+
+    from posbridge.simulator.model import SimPayment, SimRefund, TerminalModel, receipt_copies
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "terminal.json"
+        model = TerminalModel(state_path=path)
+        sale = ["kind=sale", "method=PayNow", "account=wallet ****ef-1", "transaction_id=t1",
+                "terminal_id=SIM-000001", "merchant_id=SIM-MERCHANT-0001",
+                "time=2026-12-01T22:30:21Z", "amount=10.00", "status=approved"]
+        for p in (
+            SimPayment("ref-1", 1000, "82", "approved", "00", "t1", 1, 1764628221.25, sale, [], 0),
+            SimPayment("ref-2", 250, "82", "approved", "00", "t2", 0, 1764628300.5, [], [], 1),
+            SimPayment("ref-3", 100, "30", "voided", "VD", "t3", 0, 1764628400.0, [], sale, 1),
+            SimPayment("ref-4", 551, "82", "declined", "51", "t4", 0, 1764628500.125, [], [], 1),
+            SimPayment("ref-5", 700, "20", "approved", "00", "t5", 0, 1764628600.0, [], [], 0),
+            SimPayment("r\u00e9f-\"6\"\n", 1, "50", "pending", "09", "", 0, 1764628700.0, [],
+                       [], 1),
+        ):
+            model.payments[p.ref] = p
+        for r in (SimRefund("c-1", "ref-1", 40, "approved", "rt1", [], 1),
+                  SimRefund("c-0", "ref-1", 10, "approved", "rt0", sale, 0)):
+            model.refunds[r.refund_ref] = r
+        model.batches = {"3f9c2a7e51d04b88": {"batch_number": 1, "count": 1, "total": 1000,
+                                              "refs": ["ref-1"]}}
+        model.batch_number = 1
+        model._save()
+        text = path.read_text()
+        totals = model.totals(7)
+        merchant, customer = receipt_copies(sale)
+    return {"file": text, "totals_rid": 7, "since_batch": totals.since_batch,
+            "totals_rows": list(totals.rows),
+            "receipt": {"fields": sale, "merchant_copy": list(merchant),
+                        "customer_copy": list(customer)}}
+
+
+def terminal_file() -> dict[str, Any]:
+    return {
+        "about": "What a terminal makes that posbridge's simulator also makes, so that the Java "
+                 "demo terminal is interchangeable with `posbridge simulator` "
+                 "(src/posbridge/simulator): 'qr', the QR payload of a sale's progress "
+                 "(qr.progress_for: EMVCo/SGQR for PayNow, an .invalid URL for the other QR "
+                 "methods, none for a method posbridge does not know as QR); 'state', a --state "
+                 "file as model.py writes it (byte for byte), the totals_result rows its records "
+                 "give (TerminalModel.totals), and a receipt's printed copies "
+                 "(receipt_copies). Made by " + COMMAND + ".",
+        "qr": qr_cases(),
+        "state": state_case(),
+    }
+
+
 # -- files -----------------------------------------------------------------------------
 
 FILES: dict[str, Callable[[], dict[str, Any]]] = {
     "frames.json": frames_file,
     "messages.json": messages_file,
     "link.json": link_file,
+    "terminal.json": terminal_file,
 }
 
 

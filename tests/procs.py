@@ -1,10 +1,15 @@
-"""Real processes for end-to-end tests: `posbridge simulator` and `posbridge serve` on real
-ports, talked to over HTTP exactly as a POS would."""
+"""Real processes for end-to-end tests: `posbridge simulator` (or the Java demo terminal) and
+`posbridge serve` on real ports, talked to over HTTP exactly as a POS would.
+
+The terminal is a parameter: "python" runs `posbridge simulator`, "java" the Java demo
+terminal (terminal/demo, built by `make test-java`) with the same options, so a test that
+takes the `terminal` fixture (tests/e2e/conftest.py) proves the bridge against both ends."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,16 +24,39 @@ from rig import free_port
 
 HEADERS = {"x-api-version": "v1", "Content-Type": "application/json"}
 
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_JAR = ROOT / "terminal" / "demo" / "target" / "posbridge-terminal-demo.jar"
+#: The terminals a test can run against: posbridge's simulator and the Java demo terminal.
+TERMINALS = ("python", "java")
+POSBRIDGE = [sys.executable, "-m", "posbridge"]
+#: What each terminal calls itself in its hello.
+MODELS = {"python": "posbridge simulator", "java": "posbridge Java demo terminal"}
+#: The Java demo: a small heap and a quick start, for a machine shared by many tests.
+JAVA_DEMO = ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx128m", "-jar",
+             str(DEMO_JAR)]
+
+
+def java_terminal_missing() -> str:
+    """Why the Java demo terminal cannot run here ("" when it can)."""
+    if shutil.which("java") is None:
+        return "no java on PATH (the Java demo terminal needs a JRE 11 or newer)"
+    if not DEMO_JAR.exists():
+        return (f"{DEMO_JAR.relative_to(ROOT)} is not built: run `make test-java` (make test "
+                "does) or mvn -f terminal/pom.xml package")
+    return ""
+
 
 class Proc:
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None,
+                 program: list[str] | None = None) -> None:
         self.args, self.log, self.env = args, log, env
+        self.program = POSBRIDGE if program is None else program
         self.prefix: list[str] = []  # a command that runs it (setpriv ...), or none
         self.p: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:
         out = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
-        self.p = subprocess.Popen([*self.prefix, sys.executable, "-m", "posbridge", *self.args],
+        self.p = subprocess.Popen([*self.prefix, *self.program, *self.args],
                                   stdout=out, stderr=subprocess.STDOUT,
                                   env=None if self.env is None else {**os.environ, **self.env})
         out.close()
@@ -56,18 +84,26 @@ class Proc:
 
 
 class Stack:
-    """A simulator process and a bridge process connected over TCP."""
+    """A terminal process (the simulator, or the Java demo with ``terminal="java"``) and a
+    bridge process connected over TCP."""
 
     def __init__(self, tmp: Path, customer_delay: float = 0.5,
                  bridge_args: tuple[str, ...] = (), bridge_env: dict[str, str] | None = None,
-                 client_headers: dict[str, str] | None = None) -> None:
+                 client_headers: dict[str, str] | None = None,
+                 terminal: str = "python") -> None:
+        if terminal not in TERMINALS:
+            raise ValueError(f"terminal {terminal!r}: one of {TERMINALS}")
         self.tmp = tmp
+        self.terminal = terminal
         self.sim_port, self.port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.journal = tmp / "journal.sqlite3"
-        self.sim = Proc(["simulator", "--listen", f"tcp://127.0.0.1:{self.sim_port}",
-                         "--customer-delay", str(customer_delay), "--state",
-                         str(tmp / "terminal.json")], tmp / "simulator.log")
+        options = ["--listen", f"tcp://127.0.0.1:{self.sim_port}", "--customer-delay",
+                   str(customer_delay), "--state", str(tmp / "terminal.json")]
+        if terminal == "java":
+            self.sim = Proc(options, tmp / "simulator.log", program=JAVA_DEMO)
+        else:
+            self.sim = Proc(["simulator", *options], tmp / "simulator.log")
         self.bridge = Proc(["serve", "--terminal", f"tcp://127.0.0.1:{self.sim_port}",
                             "--port", str(self.port), "--journal", str(self.journal),
                             "--terminal-timeout", "1", *bridge_args], tmp / "bridge.log",
@@ -90,6 +126,9 @@ class Stack:
         while time.monotonic() < deadline:
             health = self.health()
             if health and health["terminal"]["connected"]:
+                # The terminal asked for is the one that answered (its hello's model).
+                model = health["terminal"]["model"]
+                assert MODELS[self.terminal] in model, (self.terminal, model)
                 return health
             time.sleep(0.05)
         raise AssertionError(f"bridge never connected:\n{self.bridge.text()}\n{self.sim.text()}")

@@ -33,10 +33,11 @@ def journal_rows(stack: Stack, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
 
 
-def test_a_void_that_reached_the_terminal_survives_a_killed_bridge(tmp_path: Path) -> None:
+def test_a_void_that_reached_the_terminal_survives_a_killed_bridge(tmp_path: Path,
+                                                                   terminal: str) -> None:
     """The terminal voids, the bridge is killed before it hears so: after the restart the
     journal and the POS say voided, never approved."""
-    stack = Stack(tmp_path, customer_delay=0.2)
+    stack = Stack(tmp_path, customer_delay=0.2, terminal=terminal)
     with stack.running():
         assert stack.post("/CreatePayment", create("v1")).status_code == 200
         stack.wait_status("v1", "approved")
@@ -65,9 +66,10 @@ def test_a_void_that_reached_the_terminal_survives_a_killed_bridge(tmp_path: Pat
 
 
 def test_a_late_batch_answer_is_kept_and_submitting_again_answers_with_it(
-        tmp_path: Path) -> None:
+        tmp_path: Path, terminal: str) -> None:
     """A terminal that takes a second to settle and a bridge that waits half a second."""
-    stack = Stack(tmp_path, customer_delay=0.2, bridge_args=("--terminal-timeout", "0.5"))
+    stack = Stack(tmp_path, customer_delay=0.2, bridge_args=("--terminal-timeout", "0.5"),
+                  terminal=terminal)
     stack.sim.args += ["--settle-delay", "1"]
     with stack.running():
         for ref, amount in (("b1", "2.00"), ("b2", "3.50")):

@@ -1,5 +1,6 @@
 """End to end with real processes: `posbridge simulator` and `posbridge serve` on real ports,
-talked to over HTTP exactly as a POS would."""
+talked to over HTTP exactly as a POS would. The tests that take the `stack` fixture, or the
+`terminal` one, run twice: against the simulator and against the Java demo terminal."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from rig import free_port
 pytestmark = pytest.mark.e2e
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(tmp_path)
+def stack(tmp_path: Path, terminal: str) -> Iterator[Stack]:
+    s = Stack(tmp_path, terminal=terminal)
     s.sim.start()
     s.bridge.start()
     try:
@@ -160,6 +161,63 @@ def test_sigkill_mid_payment_then_restart_finishes_it(stack: Stack) -> None:
     assert second.returncode != 0
     assert f"{stack.journal} is in use by another posbridge (process {stack.bridge.p.pid})" \
         in second.stderr
+
+
+def test_every_outcome_of_the_cents_table(stack: Stack) -> None:
+    """The customer's part of the cents table, each through the bridge: cancelled on the
+    terminal, timed out, declined, approved with the result message lost (the bridge's
+    recovery asks), and approved after the link dropped mid-payment."""
+    stack.wait_connected()
+    for ref, amount, status, code in (
+            ("c17", "1.17", "cancelled", "17"), ("c68", "1.68", "timed_out", "68"),
+            ("c05", "2.05", "declined", "05"), ("c97", "1.97", "approved", "00"),
+            ("c98", "1.98", "approved", "00")):
+        r = stack.post("/CreatePayment", create(ref, amount))
+        assert r.status_code == 200, r.text
+        body = stack.wait_status(ref, status)
+        assert body["transaction_status"] == code, body
+        assert terminal_record(stack)[ref]["status"] == status
+    log = stack.bridge.text()
+    assert "c97: pending -> approved (00)" in log
+    assert "lost" in stack.sim.text()  # the terminal says it lost .97's result on purpose
+    assert "link: down" in log  # .98 dropped it, and the bridge came back
+    assert "c98: pending -> approved (00)" in log
+    assert stack.post("/CreatePayment", create("after", "1.00")).status_code == 200
+    stack.wait_status("after", "approved")
+
+
+def test_a_terminal_killed_mid_payment_resolves_it_from_its_state(tmp_path: Path,
+                                                                  terminal: str) -> None:
+    """The terminal dies while its customer pays and restarts on its --state file: the
+    payment ends timed out ("68"), on the terminal and at the POS, and the terminal takes
+    the next one."""
+    stack = Stack(tmp_path, customer_delay=3, terminal=terminal)
+    with stack.running():
+        assert stack.post("/CreatePayment", create("k1", "3.00")).status_code == 200
+        assert terminal_record(stack)["k1"]["status"] == "pending"
+        assert stack.sim.stop(signal.SIGKILL) == -signal.SIGKILL
+        stack.sim.start()
+        body = stack.wait_status("k1", "timed_out", timeout=20)
+        assert (body["transaction_status"], body["amount"]) == ("68", "3.00")
+        assert terminal_record(stack)["k1"]["status"] == "timed_out"
+        assert stack.post("/CreatePayment", create("k2", "2.00")).status_code == 200
+        stack.wait_status("k2", "approved")
+
+
+def test_a_stop_signal_stops_the_terminal_cleanly(tmp_path: Path, terminal: str) -> None:
+    """SIGTERM, as a service manager stops it: exit 0, its record saved, the bridge sees the
+    link go and says the terminal is not connected."""
+    stack = Stack(tmp_path, customer_delay=0.1, terminal=terminal)
+    with stack.running():
+        assert stack.post("/CreatePayment", create("t1")).status_code == 200
+        stack.wait_status("t1", "approved")
+        assert stack.sim.stop(signal.SIGTERM) == 0, stack.sim.text()
+        assert "stopped" in stack.sim.text() and "Traceback" not in stack.sim.text()
+        assert terminal_record(stack)["t1"]["status"] == "approved"
+        deadline = time.monotonic() + 10
+        while (stack.health() or {}).get("terminal", {}).get("connected"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
 
 
 def test_help_is_there_for_a_new_user() -> None:

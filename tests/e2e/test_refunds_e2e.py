@@ -42,8 +42,8 @@ def query(stack: Stack, ref: str) -> dict[str, Any]:
     return body
 
 
-def test_refunds_over_http_survive_a_killed_bridge(tmp_path: Path) -> None:
-    stack = Stack(tmp_path, customer_delay=0.2)
+def test_refunds_over_http_survive_a_killed_bridge(tmp_path: Path, terminal: str) -> None:
+    stack = Stack(tmp_path, customer_delay=0.2, terminal=terminal)
     with stack.running():
         r = stack.post("/CreatePayment", {"amount": "10.00", "retrieval_reference_number": "p1",
                                           "condition_code": "82"})
@@ -173,11 +173,12 @@ def test_a_scenario_file_scripts_each_refund_then_runs_out(tmp_path: Path) -> No
     assert "scenario refund 1 of 3: decline (acquirer says no)" in stack.sim.text()
 
 
-def test_closing_the_day_with_posbridge_report_against_real_processes(tmp_path: Path) -> None:
+def test_closing_the_day_with_posbridge_report_against_real_processes(
+        tmp_path: Path, terminal: str) -> None:
     """The end of day as staff run it (docs/operations.md): `posbridge report` asks the
     running bridge, which asks the terminal process; the batch; then `report --batch 1`
     from the journal, as text and CSV."""
-    stack = Stack(tmp_path, customer_delay=0.1)
+    stack = Stack(tmp_path, customer_delay=0.1, terminal=terminal)
 
     def report(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "posbridge", "report", *args],

@@ -368,8 +368,11 @@ class TerminalModel:
             return refuse("not_approved", f"the payment is {p.status}")
         if self.active() is not None:
             return refuse("busy")
+        if refund.amount <= 0:
+            return refuse("invalid_amount", f"the amount must be greater than 0 (got "
+                          f"{refund.amount})")
         remaining = p.amount - self.refunded(p.ref)
-        if refund.amount <= 0 or refund.amount > remaining:
+        if refund.amount > remaining:
             return refuse("exceeds_payment",
                           f"{remaining // 100}.{remaining % 100:02d} remains")
         # The customer's scenario, if it scripts refunds; else the cents table.
