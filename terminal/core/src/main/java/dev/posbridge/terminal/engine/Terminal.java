@@ -169,7 +169,7 @@ public final class Terminal implements Closeable {
 
     /** The merchant id printed on receipts. */
     public Builder merchantId(String merchantId) {
-      this.merchantId = Checks.notNull(merchantId, "merchantId");
+      this.merchantId = Checks.unicode(merchantId, "merchantId");
       return this;
     }
 
@@ -181,13 +181,13 @@ public final class Terminal implements Closeable {
 
     /** A first line for the printed copies of receipts (default none). */
     public Builder receiptHeader(String receiptHeader) {
-      this.receiptHeader = Checks.notNull(receiptHeader, "receiptHeader");
+      this.receiptHeader = Checks.unicode(receiptHeader, "receiptHeader");
       return this;
     }
 
     /** The currency on receipts (default {@code SGD}). */
     public Builder currency(String currency) {
-      this.currency = Checks.notNull(currency, "currency");
+      this.currency = Checks.unicode(currency, "currency");
       return this;
     }
 

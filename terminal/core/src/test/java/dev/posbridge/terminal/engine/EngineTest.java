@@ -540,6 +540,39 @@ class EngineTest {
     assertEquals("found-it", store.load().payments().get(0).transactionId());
   }
 
+  // -- text from the app ---------------------------------------------------------------------
+
+  @Test
+  void textFromTheAppThatIsNotValidUnicodeNeverStopsTheTerminal() {
+    // An acquirer's message or id cut in the middle of an emoji holds a lone surrogate, which
+    // no UTF-8 payload can carry: it is written as U+FFFD, and nothing waits for ever.
+    approved("p", 1000);
+    rig.send(new VoidPayment(2, "p"));
+    rig.app.voids.get("p").declined("declined \ud83d");
+    assertEquals(Arrays.asList(refused(2, "p", "void_declined", "declined \ufffd")), rig.run());
+    rig.send(new Refund(3, "p", "c1", 100));
+    rig.app.refunds.remove("c1").declined("no \udc00");
+    assertEquals(Arrays.asList(refused(3, "p", "refund_declined",
+        "declined by the acquirer: no \ufffd")), rig.run());
+    rig.send(new Refund(4, "p", "c2", 100));
+    rig.app.refunds.remove("c2").refunded("r-\ud800");
+    assertTrue(((Reply) rig.one(rig.run())).accepted());
+    assertEquals("r-\ufffd", ((RefundResult) rig.one(rig.send(new RefundQuery(5, "p", "c2"))))
+        .transactionId());
+    // and a sale goes through: no operation was left hanging
+    assertEquals(Arrays.asList(accepted(6, "q")), rig.send(new Sale(6, "q", 100, "82")));
+    rig.app.started.get("q").qrShown("qr \ud83d");
+    assertEquals(Arrays.asList(new Progress("q", "qr_shown", "qr \ufffd")), rig.run());
+    rig.app.started.get("q").finished(Outcome.approved("t-\udfff")
+        .withReceipt(Arrays.asList("account=wallet \ud83d")));
+    PaymentResult result = (PaymentResult) rig.one(rig.run());
+    assertEquals("t-\ufffd", result.transactionId());
+    assertTrue(result.receipt().fields().contains("account=wallet \ufffd"));
+    QueryResult query = (QueryResult) rig.one(rig.send(new Query(7, "q")));
+    assertEquals("approved", query.status());
+    assertEquals("t-\ufffd", query.transactionId());
+  }
+
   // -- the store failing ---------------------------------------------------------------------
 
   @Test

@@ -226,6 +226,16 @@ class TerminalTest {
         .noneMatch(t -> t.getName().startsWith("posbridge-terminal")));
   }
 
+  @Test
+  void settingsThatNoMessageCouldCarryAreRefusedWhenGiven() {
+    // Each rides on every receipt: refused here, not on every answer that carries it.
+    Terminal.Builder builder = new Terminal.Builder();
+    assertThrows(IllegalArgumentException.class, () -> builder.merchantId("M\ud800"));
+    assertThrows(IllegalArgumentException.class, () -> builder.receiptHeader("\udc00 SHOP"));
+    assertThrows(IllegalArgumentException.class, () -> builder.currency("SG\ud83d"));
+    builder.receiptHeader("\ud83d\ude00 SHOP"); // a whole emoji is fine
+  }
+
   static void waitFor(java.util.function.BooleanSupplier condition) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (!condition.getAsBoolean()) {
