@@ -72,7 +72,7 @@ final class Engine {
   final Receipts receipts;
   final PaymentApp app;
   final Clock clock;
-  private final Executor appExecutor;
+  private final AppCalls appCalls;
   private final Executor self;
   private final TerminalLogger logger;
 
@@ -99,7 +99,7 @@ final class Engine {
     this.records = records;
     this.receipts = new Receipts(config);
     this.app = app;
-    this.appExecutor = appExecutor;
+    this.appCalls = new AppCalls(appExecutor, this::log);
     this.self = self;
     this.logger = logger;
     this.clock = clock;
@@ -302,21 +302,12 @@ final class Engine {
     deferred.add(exchange);
   }
 
-  /** Calls the app on its executor; what it throws is logged, never lost or rethrown here. */
+  /**
+   * Calls the app on its executor, after the calls made before it ({@link AppCalls}); what it
+   * throws is logged, never lost or rethrown here.
+   */
   void callApp(String what, Runnable call) {
-    Runnable guarded =
-        () -> {
-          try {
-            call.run();
-          } catch (RuntimeException e) {
-            log(Level.ERROR, "the app's " + what + " failed: " + e);
-          }
-        };
-    try {
-      appExecutor.execute(guarded);
-    } catch (RuntimeException e) {
-      log(Level.ERROR, "the app's executor refused " + what + ": " + e);
-    }
+    appCalls.call(what, call);
   }
 
   /** Runs {@code task} on the engine's thread (what the app's callbacks do). */

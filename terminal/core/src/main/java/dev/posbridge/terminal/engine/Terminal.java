@@ -193,7 +193,8 @@ public final class Terminal implements Closeable {
 
     /**
      * Where the app's methods are called (default: a thread of the terminal's). On Android,
-     * usually the main thread's executor, so that the app may touch its UI.
+     * usually the main thread's executor, so that the app may touch its UI. Any executor will
+     * do: the terminal hands it one call at a time, in order, even if it is a pool.
      */
     public Builder appExecutor(Executor appExecutor) {
       this.appExecutor = Checks.notNull(appExecutor, "appExecutor");
