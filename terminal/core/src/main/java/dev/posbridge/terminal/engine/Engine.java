@@ -315,7 +315,9 @@ final class Engine {
     try {
       self.execute(task);
     } catch (RuntimeException e) {
-      log(Level.WARNING, "the app reported after the terminal stopped: ignored (" + e + ")");
+      log(Level.WARNING, "the app reported after the terminal stopped: ignored, not recorded ("
+          + e.getMessage() + "); a payment it ended is resolved by interrupted() at the next "
+          + "start");
     }
   }
 

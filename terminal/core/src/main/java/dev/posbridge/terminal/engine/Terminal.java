@@ -93,7 +93,14 @@ public final class Terminal implements Closeable {
     }
     Config config = new Config(b.serial, b.merchantId, b.codes, b.names, b.receipts,
         b.receiptHeader, b.currency);
-    this.engine = new Engine(config, records, b.app, appExecutor, this::post, b.logger,
+    // Not this::post as the engine's executor: its false (closed) would be dropped, and the
+    // engine could not log an outcome the app reports after close().
+    Executor self = task -> {
+      if (!post(task)) {
+        throw new RejectedExecutionException("the terminal is closed");
+      }
+    };
+    this.engine = new Engine(config, records, b.app, appExecutor, self, b.logger,
         Engine.Clock.SYSTEM);
   }
 

@@ -215,6 +215,10 @@ class TerminalTest {
     host.awaitClosed(3000);
     host.close();
     app.payments.get(0).finished(Outcome.approved("late")); // after close: ignored, no throw
+    // but not silently: the outcome is lost to the records until interrupted() at the next
+    // start, and whoever reads the log must be able to tell
+    assertTrue(log.stream().anyMatch(l -> l.startsWith("WARNING")
+        && l.contains("after the terminal stopped")), log.toString());
     assertThrows(IllegalStateException.class, () -> terminal.records());
     Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
     Socket accepted = server.accept();
