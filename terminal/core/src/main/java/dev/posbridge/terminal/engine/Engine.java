@@ -248,7 +248,7 @@ final class Engine {
   /** Sends {@code answer} if the session of {@code exchange} is still up. */
   void answer(Exchange exchange, AppMessage answer) {
     if (up && exchange.session == session) {
-      outgoing.add(answer);
+      outgoing.add(fitted(answer));
     } else {
       log(Level.INFO, "the answer to a " + exchange.request.kind() + " is not sent: its "
           + "session has ended (the host asks again)");
@@ -268,10 +268,21 @@ final class Engine {
       return; // progress is version 2: a v1 host would drop it and lose the link
     }
     if (up) {
-      outgoing.add(message);
+      outgoing.add(fitted(message));
     } else {
       log(Level.INFO, what + " not sent: no PC connected (the host asks when it connects)");
     }
+  }
+
+  /** {@code message}, without its receipt if that is what keeps it out of a frame. */
+  private AppMessage fitted(AppMessage message) {
+    AppMessage smaller = Receipts.withoutReceiptIfTooLarge(message);
+    if (smaller == null) {
+      return message;
+    }
+    log(Level.WARNING, "a " + message.kind() + " with its receipt is too large for a frame: "
+        + "sent without the receipt (the records keep it)");
+    return smaller;
   }
 
   Operation operation() {

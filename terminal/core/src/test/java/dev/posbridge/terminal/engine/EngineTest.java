@@ -573,6 +573,41 @@ class EngineTest {
     assertEquals("t-\ufffd", query.transactionId());
   }
 
+  static int frameBytes(AppMessage m) {
+    return dev.posbridge.terminal.message.MessageCodec.encode(
+        new dev.posbridge.terminal.message.Data(Long.MAX_VALUE, m)).length;
+  }
+
+  @Test
+  void aReceiptTooLargeForAFrameIsLeftOutRatherThanTheAnswer() {
+    // The app's receipt fields (here a slip's fine print) are copied into both printed
+    // copies: with them the result and every query_result would exceed a frame, never be
+    // sent, and leave the payment unknown at the host for ever.
+    char[] text = new char[3000];
+    Arrays.fill(text, 'x');
+    rig.send(new Sale(1, "p", 100, "82"));
+    rig.app.started.get("p").finished(Outcome.approved("t")
+        .withReceipt(Arrays.asList("account=" + new String(text))));
+    PaymentResult result = (PaymentResult) rig.one(rig.run());
+    assertTrue(frameBytes(result) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    assertEquals("approved", result.status());
+    assertTrue(result.receipt().isEmpty());
+    QueryResult query = (QueryResult) rig.one(rig.send(new Query(2, "p")));
+    assertTrue(frameBytes(query) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    assertEquals("approved", query.status());
+    // the refund of it carries the account too: its answers fit as well
+    AppMessage refunded = rig.one(refund(3, "p", "c1", 50));
+    assertTrue(((Reply) refunded).accepted());
+    assertTrue(frameBytes(refunded) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    AppMessage found = rig.one(rig.send(new RefundQuery(4, "p", "c1")));
+    assertTrue(((RefundResult) found).found());
+    assertTrue(frameBytes(found) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    // the record keeps the receipt whole; only the link leaves it out
+    assertTrue(stored("p").receipt().contains("account=" + new String(text)));
+    assertTrue(rig.log.stream().anyMatch(l -> l.startsWith("WARNING")
+        && l.contains("receipt") && l.contains("too large")), rig.log.toString());
+  }
+
   // -- the store failing ---------------------------------------------------------------------
 
   @Test
