@@ -200,6 +200,24 @@ final class Engine {
     }
   }
 
+  /**
+   * The terminal stops: what the store refused so far gets one last try, since no retry
+   * comes after this; what it still refuses is lost with the process, and the log says so.
+   */
+  void stop() {
+    if (!records.hasUnsaved()) {
+      return;
+    }
+    IOException failure = records.saveUnsaved();
+    if (failure == null) {
+      log(Level.INFO, "the records are saved again");
+    } else {
+      log(Level.ERROR, "stopping with changes the store did not take (" + failure.getMessage()
+          + "): they are lost; a payment they ended is resolved by interrupted() at the next "
+          + "start");
+    }
+  }
+
   SaleHandler sales() {
     return sales;
   }

@@ -290,7 +290,10 @@ public final class Terminal implements Closeable {
   /** Closes the transport and stops the terminal's threads; the records stay in the store. */
   @Override
   public void close() {
-    if (post(() -> closeCurrent("the terminal is stopping"))) {
+    if (post(() -> {
+      closeCurrent("the terminal is stopping");
+      engine.stop();
+    })) {
       loop.shutdown();
       try {
         loop.awaitTermination(5, TimeUnit.SECONDS);
