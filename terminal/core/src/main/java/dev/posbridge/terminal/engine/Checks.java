@@ -15,6 +15,17 @@ final class Checks {
     return value;
   }
 
+  /**
+   * A setting that goes into messages: not null and valid Unicode, refused here rather than
+   * on every receipt that would carry it.
+   */
+  static String unicode(String value, String name) {
+    if (!Text.unicode(notNull(value, name)).equals(value)) {
+      throw new IllegalArgumentException(name + " has an unpaired surrogate: not valid Unicode");
+    }
+    return value;
+  }
+
   /** An unmodifiable copy of a list with no null element. */
   static <T> List<T> copy(List<T> values, String name) {
     notNull(values, name);

@@ -72,7 +72,7 @@ final class Engine {
   final Receipts receipts;
   final PaymentApp app;
   final Clock clock;
-  private final Executor appExecutor;
+  private final AppCalls appCalls;
   private final Executor self;
   private final TerminalLogger logger;
 
@@ -99,7 +99,7 @@ final class Engine {
     this.records = records;
     this.receipts = new Receipts(config);
     this.app = app;
-    this.appExecutor = appExecutor;
+    this.appCalls = new AppCalls(appExecutor, this::log);
     this.self = self;
     this.logger = logger;
     this.clock = clock;
@@ -200,6 +200,24 @@ final class Engine {
     }
   }
 
+  /**
+   * The terminal stops: what the store refused so far gets one last try, since no retry
+   * comes after this; what it still refuses is lost with the process, and the log says so.
+   */
+  void stop() {
+    if (!records.hasUnsaved()) {
+      return;
+    }
+    IOException failure = records.saveUnsaved();
+    if (failure == null) {
+      log(Level.INFO, "the records are saved again");
+    } else {
+      log(Level.ERROR, "stopping with changes the store did not take (" + failure.getMessage()
+          + "): they are lost; a payment they ended is resolved by interrupted() at the next "
+          + "start");
+    }
+  }
+
   SaleHandler sales() {
     return sales;
   }
@@ -248,7 +266,7 @@ final class Engine {
   /** Sends {@code answer} if the session of {@code exchange} is still up. */
   void answer(Exchange exchange, AppMessage answer) {
     if (up && exchange.session == session) {
-      outgoing.add(answer);
+      outgoing.add(fitted(answer));
     } else {
       log(Level.INFO, "the answer to a " + exchange.request.kind() + " is not sent: its "
           + "session has ended (the host asks again)");
@@ -268,10 +286,21 @@ final class Engine {
       return; // progress is version 2: a v1 host would drop it and lose the link
     }
     if (up) {
-      outgoing.add(message);
+      outgoing.add(fitted(message));
     } else {
       log(Level.INFO, what + " not sent: no PC connected (the host asks when it connects)");
     }
+  }
+
+  /** {@code message}, without its receipt if that is what keeps it out of a frame. */
+  private AppMessage fitted(AppMessage message) {
+    AppMessage smaller = Receipts.withoutReceiptIfTooLarge(message);
+    if (smaller == null) {
+      return message;
+    }
+    log(Level.WARNING, "a " + message.kind() + " with its receipt is too large for a frame: "
+        + "sent without the receipt (the records keep it)");
+    return smaller;
   }
 
   Operation operation() {
@@ -302,21 +331,12 @@ final class Engine {
     deferred.add(exchange);
   }
 
-  /** Calls the app on its executor; what it throws is logged, never lost or rethrown here. */
+  /**
+   * Calls the app on its executor, after the calls made before it ({@link AppCalls}); what it
+   * throws is logged, never lost or rethrown here.
+   */
   void callApp(String what, Runnable call) {
-    Runnable guarded =
-        () -> {
-          try {
-            call.run();
-          } catch (RuntimeException e) {
-            log(Level.ERROR, "the app's " + what + " failed: " + e);
-          }
-        };
-    try {
-      appExecutor.execute(guarded);
-    } catch (RuntimeException e) {
-      log(Level.ERROR, "the app's executor refused " + what + ": " + e);
-    }
+    appCalls.call(what, call);
   }
 
   /** Runs {@code task} on the engine's thread (what the app's callbacks do). */
@@ -324,7 +344,9 @@ final class Engine {
     try {
       self.execute(task);
     } catch (RuntimeException e) {
-      log(Level.WARNING, "the app reported after the terminal stopped: ignored (" + e + ")");
+      log(Level.WARNING, "the app reported after the terminal stopped: ignored, not recorded ("
+          + e.getMessage() + "); a payment it ended is resolved by interrupted() at the next "
+          + "start");
     }
   }
 

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * How a payment ended: approved, declined with a code, cancelled by the customer, or timed
- * out. Immutable.
+ * out. Immutable. Text that is not valid Unicode (an unpaired surrogate) is kept with U+FFFD
+ * in its place: the link carries UTF-8, and an outcome is never refused for its text.
  */
 public final class Outcome {
   /** The codes the link gives other meanings: approved, pending, cancelled, timed out, voided. */
@@ -22,7 +23,7 @@ public final class Outcome {
       List<String> receiptFields) {
     this.status = status;
     this.responseCode = responseCode;
-    this.transactionId = Checks.notNull(transactionId, "transactionId");
+    this.transactionId = Text.unicode(Checks.notNull(transactionId, "transactionId"));
     this.receiptFields = receiptFields;
   }
 
@@ -65,11 +66,12 @@ public final class Outcome {
    * is added.
    */
   public Outcome withReceipt(List<String> fields) {
-    List<String> copy = new ArrayList<>(Checks.copy(fields, "fields"));
-    for (String field : copy) {
+    List<String> copy = new ArrayList<>();
+    for (String field : Checks.copy(fields, "fields")) {
       if (field.indexOf('=') <= 0) {
         throw new IllegalArgumentException("a receipt field is key=value: " + field);
       }
+      copy.add(Text.unicode(field));
     }
     return new Outcome(status, responseCode, transactionId,
         Collections.unmodifiableList(copy));

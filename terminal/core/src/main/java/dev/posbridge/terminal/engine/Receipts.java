@@ -1,6 +1,14 @@
 package dev.posbridge.terminal.engine;
 
+import dev.posbridge.terminal.message.AppMessage;
+import dev.posbridge.terminal.message.Data;
+import dev.posbridge.terminal.message.MessageCodec;
+import dev.posbridge.terminal.message.PaymentResult;
+import dev.posbridge.terminal.message.QueryResult;
 import dev.posbridge.terminal.message.Receipt;
+import dev.posbridge.terminal.message.RefundResult;
+import dev.posbridge.terminal.message.Reply;
+import dev.posbridge.terminal.wire.Frames;
 import java.text.SimpleDateFormat;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -88,6 +96,40 @@ final class Receipts {
         get(f, "time"));
     return new Receipt(fields, copy("MERCHANT COPY", body, "SIGNATURE NOT REQUIRED"),
         copy("CUSTOMER COPY", body, "THANK YOU"));
+  }
+
+  /**
+   * {@code message}, or the same without its receipt when with it the message would not fit
+   * in a frame (the app's receipt fields are copied into both printed copies): a receipt is
+   * optional on the link, an answer is not. Null when it fits.
+   */
+  static AppMessage withoutReceiptIfTooLarge(AppMessage message) {
+    if (MessageCodec.encode(new Data(Long.MAX_VALUE, message)).length <= Frames.MAX_PAYLOAD) {
+      return null;
+    }
+    if (message instanceof PaymentResult) {
+      PaymentResult m = (PaymentResult) message;
+      return m.receipt().isEmpty() ? null
+          : new PaymentResult(m.ref(), m.status(), m.responseCode(), m.transactionId());
+    }
+    if (message instanceof QueryResult) {
+      QueryResult m = (QueryResult) message;
+      return m.receipt().isEmpty() ? null
+          : new QueryResult(m.rid(), m.ref(), m.found(), m.status(), m.responseCode(),
+              m.transactionId(), m.amount(), m.conditionCode(), m.batchNumber());
+    }
+    if (message instanceof Reply) {
+      Reply m = (Reply) message;
+      return m.receipt().isEmpty() ? null
+          : new Reply(m.rid(), m.ref(), m.accepted(), m.reason(), m.detail());
+    }
+    if (message instanceof RefundResult) {
+      RefundResult m = (RefundResult) message;
+      return m.receipt().isEmpty() ? null
+          : new RefundResult(m.rid(), m.ref(), m.refundRef(), m.found(), m.amount(), m.status(),
+              m.transactionId());
+    }
+    return null;
   }
 
   private List<String> copy(String title, List<String> body, String foot) {

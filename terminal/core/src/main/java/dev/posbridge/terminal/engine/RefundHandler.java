@@ -86,13 +86,13 @@ final class RefundHandler {
         new RefundCallback() {
           @Override
           public void refunded(String transactionId) {
-            String txn = transactionId == null ? "" : transactionId;
+            String txn = transactionId == null ? "" : Text.unicode(transactionId);
             engine.post(() -> done(refunding, txn, null));
           }
 
           @Override
           public void declined(String detail) {
-            String text = detail == null ? "" : detail;
+            String text = detail == null ? "" : Text.unicode(detail);
             engine.post(() -> done(refunding, null, text));
           }
         };

@@ -125,8 +125,8 @@ final class SaleHandler {
 
     @Override
     public void qrShown(String qrPayload) {
-      Checks.notNull(qrPayload, "qrPayload");
-      engine.post(() -> engine.sales().progress(ref, "qr_shown", qrPayload));
+      String qr = Text.unicode(Checks.notNull(qrPayload, "qrPayload"));
+      engine.post(() -> engine.sales().progress(ref, "qr_shown", qr));
     }
 
     @Override

@@ -93,7 +93,14 @@ public final class Terminal implements Closeable {
     }
     Config config = new Config(b.serial, b.merchantId, b.codes, b.names, b.receipts,
         b.receiptHeader, b.currency);
-    this.engine = new Engine(config, records, b.app, appExecutor, this::post, b.logger,
+    // Not this::post as the engine's executor: its false (closed) would be dropped, and the
+    // engine could not log an outcome the app reports after close().
+    Executor self = task -> {
+      if (!post(task)) {
+        throw new RejectedExecutionException("the terminal is closed");
+      }
+    };
+    this.engine = new Engine(config, records, b.app, appExecutor, self, b.logger,
         Engine.Clock.SYSTEM);
   }
 
@@ -169,7 +176,7 @@ public final class Terminal implements Closeable {
 
     /** The merchant id printed on receipts. */
     public Builder merchantId(String merchantId) {
-      this.merchantId = Checks.notNull(merchantId, "merchantId");
+      this.merchantId = Checks.unicode(merchantId, "merchantId");
       return this;
     }
 
@@ -181,19 +188,20 @@ public final class Terminal implements Closeable {
 
     /** A first line for the printed copies of receipts (default none). */
     public Builder receiptHeader(String receiptHeader) {
-      this.receiptHeader = Checks.notNull(receiptHeader, "receiptHeader");
+      this.receiptHeader = Checks.unicode(receiptHeader, "receiptHeader");
       return this;
     }
 
     /** The currency on receipts (default {@code SGD}). */
     public Builder currency(String currency) {
-      this.currency = Checks.notNull(currency, "currency");
+      this.currency = Checks.unicode(currency, "currency");
       return this;
     }
 
     /**
      * Where the app's methods are called (default: a thread of the terminal's). On Android,
-     * usually the main thread's executor, so that the app may touch its UI.
+     * usually the main thread's executor, so that the app may touch its UI. Any executor will
+     * do: the terminal hands it one call at a time, in order, even if it is a pool.
      */
     public Builder appExecutor(Executor appExecutor) {
       this.appExecutor = Checks.notNull(appExecutor, "appExecutor");
@@ -282,7 +290,10 @@ public final class Terminal implements Closeable {
   /** Closes the transport and stops the terminal's threads; the records stay in the store. */
   @Override
   public void close() {
-    if (post(() -> closeCurrent("the terminal is stopping"))) {
+    if (post(() -> {
+      closeCurrent("the terminal is stopping");
+      engine.stop();
+    })) {
       loop.shutdown();
       try {
         loop.awaitTermination(5, TimeUnit.SECONDS);

@@ -45,6 +45,29 @@ final class Text {
     return out == null ? text : out.toString();
   }
 
+  /**
+   * {@code text} as valid Unicode: each unpaired surrogate (half of an emoji an acquirer's
+   * SDK cut in two, say) becomes U+FFFD. Text from the app goes through this before it
+   * reaches a message, whose constructor refuses what UTF-8 cannot carry: refusing there
+   * would leave a void, a refund or a payment's answers stuck for ever.
+   */
+  static String unicode(String text) {
+    char[] out = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        if (out == null) {
+          out = text.toCharArray();
+        }
+        out[i] = '\ufffd';
+      }
+    }
+    return out == null ? text : new String(out);
+  }
+
   /** A reference as the host must send it: 1 to 64 printable ASCII characters. */
   static boolean isReference(String ref) {
     if (ref.isEmpty() || ref.length() > 64) {

@@ -57,7 +57,7 @@ final class VoidHandler {
 
             @Override
             public void declined(String detail) {
-              String text = detail == null ? "" : detail;
+              String text = detail == null ? "" : Text.unicode(detail);
               engine.post(() -> done(voiding, text));
             }
           };

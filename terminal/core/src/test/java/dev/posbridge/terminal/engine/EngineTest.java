@@ -540,6 +540,74 @@ class EngineTest {
     assertEquals("found-it", store.load().payments().get(0).transactionId());
   }
 
+  // -- text from the app ---------------------------------------------------------------------
+
+  @Test
+  void textFromTheAppThatIsNotValidUnicodeNeverStopsTheTerminal() {
+    // An acquirer's message or id cut in the middle of an emoji holds a lone surrogate, which
+    // no UTF-8 payload can carry: it is written as U+FFFD, and nothing waits for ever.
+    approved("p", 1000);
+    rig.send(new VoidPayment(2, "p"));
+    rig.app.voids.get("p").declined("declined \ud83d");
+    assertEquals(Arrays.asList(refused(2, "p", "void_declined", "declined \ufffd")), rig.run());
+    rig.send(new Refund(3, "p", "c1", 100));
+    rig.app.refunds.remove("c1").declined("no \udc00");
+    assertEquals(Arrays.asList(refused(3, "p", "refund_declined",
+        "declined by the acquirer: no \ufffd")), rig.run());
+    rig.send(new Refund(4, "p", "c2", 100));
+    rig.app.refunds.remove("c2").refunded("r-\ud800");
+    assertTrue(((Reply) rig.one(rig.run())).accepted());
+    assertEquals("r-\ufffd", ((RefundResult) rig.one(rig.send(new RefundQuery(5, "p", "c2"))))
+        .transactionId());
+    // and a sale goes through: no operation was left hanging
+    assertEquals(Arrays.asList(accepted(6, "q")), rig.send(new Sale(6, "q", 100, "82")));
+    rig.app.started.get("q").qrShown("qr \ud83d");
+    assertEquals(Arrays.asList(new Progress("q", "qr_shown", "qr \ufffd")), rig.run());
+    rig.app.started.get("q").finished(Outcome.approved("t-\udfff")
+        .withReceipt(Arrays.asList("account=wallet \ud83d")));
+    PaymentResult result = (PaymentResult) rig.one(rig.run());
+    assertEquals("t-\ufffd", result.transactionId());
+    assertTrue(result.receipt().fields().contains("account=wallet \ufffd"));
+    QueryResult query = (QueryResult) rig.one(rig.send(new Query(7, "q")));
+    assertEquals("approved", query.status());
+    assertEquals("t-\ufffd", query.transactionId());
+  }
+
+  static int frameBytes(AppMessage m) {
+    return dev.posbridge.terminal.message.MessageCodec.encode(
+        new dev.posbridge.terminal.message.Data(Long.MAX_VALUE, m)).length;
+  }
+
+  @Test
+  void aReceiptTooLargeForAFrameIsLeftOutRatherThanTheAnswer() {
+    // The app's receipt fields (here a slip's fine print) are copied into both printed
+    // copies: with them the result and every query_result would exceed a frame, never be
+    // sent, and leave the payment unknown at the host for ever.
+    char[] text = new char[3000];
+    Arrays.fill(text, 'x');
+    rig.send(new Sale(1, "p", 100, "82"));
+    rig.app.started.get("p").finished(Outcome.approved("t")
+        .withReceipt(Arrays.asList("account=" + new String(text))));
+    PaymentResult result = (PaymentResult) rig.one(rig.run());
+    assertTrue(frameBytes(result) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    assertEquals("approved", result.status());
+    assertTrue(result.receipt().isEmpty());
+    QueryResult query = (QueryResult) rig.one(rig.send(new Query(2, "p")));
+    assertTrue(frameBytes(query) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    assertEquals("approved", query.status());
+    // the refund of it carries the account too: its answers fit as well
+    AppMessage refunded = rig.one(refund(3, "p", "c1", 50));
+    assertTrue(((Reply) refunded).accepted());
+    assertTrue(frameBytes(refunded) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    AppMessage found = rig.one(rig.send(new RefundQuery(4, "p", "c1")));
+    assertTrue(((RefundResult) found).found());
+    assertTrue(frameBytes(found) <= dev.posbridge.terminal.wire.Frames.MAX_PAYLOAD);
+    // the record keeps the receipt whole; only the link leaves it out
+    assertTrue(stored("p").receipt().contains("account=" + new String(text)));
+    assertTrue(rig.log.stream().anyMatch(l -> l.startsWith("WARNING")
+        && l.contains("receipt") && l.contains("too large")), rig.log.toString());
+  }
+
   // -- the store failing ---------------------------------------------------------------------
 
   @Test

@@ -35,6 +35,7 @@ final class Rig {
 
   Rig(Store store, List<String> codes) {
     this.store = store;
+    app.store = store;
     Records records;
     try {
       records = new Records(store, store.load());
@@ -116,19 +117,34 @@ final class Rig {
     }
   }
 
-  /** A payment app that remembers every call and the callback it was given. */
+  /**
+   * A payment app that remembers every call and the callback it was given, and fails the test
+   * when it is asked to move money that the saved records say has already moved: a refund
+   * made, a payment voided or not approved, a batch id settled, a second payment pending.
+   * (The records are maps by reference: a refund made twice would replace its own record, so
+   * only the app can see it.)
+   */
   static final class App implements PaymentApp {
+    Store store;
     final Map<String, PaymentCallback> started = new LinkedHashMap<>();
     final List<String> cancelled = new ArrayList<>();
     final Map<String, VoidCallback> voids = new LinkedHashMap<>();
     final Map<String, RefundCallback> refunds = new LinkedHashMap<>();
     final List<SettleCallback> settles = new ArrayList<>();
     final List<List<String>> settled = new ArrayList<>();
+    /** The callback of every void, refund and settlement asked for, in order. */
+    final List<Object> operations = new ArrayList<>();
     Outcome onInterrupted;
     boolean autoSettle = true;
 
     @Override
     public void startPayment(PaymentRecord payment, PaymentCallback callback) {
+      for (PaymentRecord p : saved().payments()) {
+        if (p.isPending() && !p.ref().equals(payment.ref())) {
+          throw new AssertionError("asked to start " + payment.ref() + " while " + p.ref()
+              + " is pending");
+        }
+      }
       started.put(payment.ref(), callback);
     }
 
@@ -139,26 +155,58 @@ final class Rig {
 
     @Override
     public void voidPayment(PaymentRecord payment, VoidCallback callback) {
+      for (PaymentRecord p : saved().payments()) {
+        if (p.ref().equals(payment.ref()) && !"approved".equals(p.status())) {
+          throw new AssertionError("asked to void " + p.ref() + ", which is " + p.status());
+        }
+      }
       voids.put(payment.ref(), callback);
+      operations.add(callback);
     }
 
     @Override
     public void refund(PaymentRecord payment, String refundRef, long amount,
         RefundCallback callback) {
+      long refunded = 0;
+      for (RefundRecord r : saved().refunds()) {
+        if (r.refundRef().equals(refundRef)) {
+          throw new AssertionError("asked to refund " + refundRef + " again");
+        }
+        refunded += r.ref().equals(payment.ref()) ? r.amount() : 0;
+      }
+      if (refunded + amount > payment.amount()) {
+        throw new AssertionError("asked to refund " + amount + " of " + payment.ref()
+            + " when " + refunded + " of " + payment.amount() + " is refunded");
+      }
       refunds.put(refundRef, callback);
+      operations.add(callback);
     }
 
     @Override
     public void settle(String batchId, long batchNumber, List<PaymentRecord> payments,
         SettleCallback callback) {
+      for (BatchRecord b : saved().batches()) {
+        if (!batchId.isEmpty() && b.batchId().equals(batchId)) {
+          throw new AssertionError("asked to settle batch " + batchId + " again");
+        }
+      }
       List<String> refs = new ArrayList<>();
       for (PaymentRecord p : payments) {
         refs.add(p.ref());
       }
       settled.add(refs);
       settles.add(callback);
+      operations.add(callback);
       if (autoSettle) {
         callback.settled();
+      }
+    }
+
+    private Snapshot saved() {
+      try {
+        return store == null ? Snapshot.EMPTY : store.load();
+      } catch (IOException e) {
+        throw new AssertionError(e);
       }
     }
 

@@ -215,6 +215,10 @@ class TerminalTest {
     host.awaitClosed(3000);
     host.close();
     app.payments.get(0).finished(Outcome.approved("late")); // after close: ignored, no throw
+    // but not silently: the outcome is lost to the records until interrupted() at the next
+    // start, and whoever reads the log must be able to tell
+    assertTrue(log.stream().anyMatch(l -> l.startsWith("WARNING")
+        && l.contains("after the terminal stopped")), log.toString());
     assertThrows(IllegalStateException.class, () -> terminal.records());
     Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
     Socket accepted = server.accept();
@@ -224,6 +228,41 @@ class TerminalTest {
     terminal = null;
     waitFor(() -> Thread.getAllStackTraces().keySet().stream()
         .noneMatch(t -> t.getName().startsWith("posbridge-terminal")));
+  }
+
+  @Test
+  void anOutcomeTheStoreRefusedIsSavedWhenTheTerminalCloses() throws Exception {
+    // The store failed when the customer paid; it works again, and the app is closed before
+    // the next retry (every second): close() must not forget the approved payment.
+    Rig.FlakyStore store = new Rig.FlakyStore();
+    App app = new App();
+    terminal = new Terminal.Builder().app(app).store(store).method("82", "PayNow")
+        .appExecutor(uiThread).logger((level, message) -> log.add(level + " " + message))
+        .build();
+    try (Host host = connect()) {
+      host.hello("s1");
+      host.request(new Sale(1, "inv-1", 1000, "82"));
+      assertTrue(host.next(Reply.class, 2000).accepted());
+      waitFor(() -> app.payments.size() == 1);
+      store.failing = true;
+      app.payments.get(0).finished(Outcome.approved("txn-1"));
+      assertEquals("approved", host.next(PaymentResult.class, 2000).status());
+      store.failing = false;
+      terminal.close();
+      terminal = null;
+    }
+    assertEquals("approved", store.inner.load().payments().get(0).status());
+    log.removeIf(l -> l.contains("could not be saved (disk full)")); // the expected ERROR
+  }
+
+  @Test
+  void settingsThatNoMessageCouldCarryAreRefusedWhenGiven() {
+    // Each rides on every receipt: refused here, not on every answer that carries it.
+    Terminal.Builder builder = new Terminal.Builder();
+    assertThrows(IllegalArgumentException.class, () -> builder.merchantId("M\ud800"));
+    assertThrows(IllegalArgumentException.class, () -> builder.receiptHeader("\udc00 SHOP"));
+    assertThrows(IllegalArgumentException.class, () -> builder.currency("SG\ud83d"));
+    builder.receiptHeader("\ud83d\ude00 SHOP"); // a whole emoji is fine
   }
 
   static void waitFor(java.util.function.BooleanSupplier condition) throws Exception {
